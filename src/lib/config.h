@@ -1,0 +1,106 @@
+/*
+ * config.h — the tern.conf model: parse (INI via inih), defaults, validation.
+ *
+ * One struct config holds every setting with its default filled in.
+ * config_load() collects every problem it finds (not just the first) as
+ * lines "tern.conf: [section] key: problem" so that `tern check-config`
+ * can show them all at once.  Nothing here opens sockets or files other
+ * than the config itself.
+ */
+#ifndef TERN_LIB_CONFIG_H
+#define TERN_LIB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+
+enum listen_role {
+	ROLE_SMTP,          /* MX, port 25 */
+	ROLE_SUBMISSION,    /* 587, STARTTLS */
+	ROLE_SUBMISSIONS,   /* 465, implicit TLS */
+	ROLE_IMAP,
+	ROLE_IMAPS,
+	ROLE_POP3,
+	ROLE_POP3S,
+	ROLE_COUNT
+};
+
+struct listen_addr {
+	char host[64];      /* numeric address, without brackets */
+	uint16_t port;
+};
+
+struct listen_list {
+	struct listen_addr *addrs;
+	size_t n;
+};
+
+struct config {
+	char *path;
+	char *hostname;
+	char *data_dir;
+	char *user;                 /* NULL: do not switch user */
+	char *postmaster;           /* NULL: postmaster@ needs an account or alias */
+	unsigned threads;           /* event loop threads; 0 = number of CPUs */
+
+	struct {
+		char *cert;
+		char *key;
+	} tls;
+
+	struct listen_list listen[ROLE_COUNT];
+
+	struct {
+		uint64_t max_message_size;      /* octets */
+		unsigned max_recipients;
+		unsigned max_errors;            /* bad commands before 421 */
+		unsigned max_connections_per_ip;
+		uint64_t timeout_ms;            /* idle between commands and data chunks */
+	} smtp;
+
+	struct {
+		bool allow_plaintext;
+		uint64_t failure_delay_ms;      /* first failed login; doubles per failure */
+		uint64_t max_failure_delay_ms;
+	} auth;
+
+	struct {
+		char *nameservers;
+	} dns;
+
+	struct {
+		enum log_level level;
+	} log;
+};
+
+extern const char *const listen_role_names[ROLE_COUNT];
+
+/* Whether a role speaks TLS from the first byte. */
+bool listen_role_implicit_tls(enum listen_role role);
+
+void config_defaults(struct config *cfg);
+
+/*
+ * Read and validate path into cfg (defaults applied first).  Returns the
+ * number of problems found; each is appended to errors as one line.
+ * cfg is usable (with defaults in place of bad values) even on errors.
+ */
+int config_load(const char *path, struct config *cfg, struct buf *errors);
+
+/* Same, from a string; name is used in messages.  For tests and fuzzing. */
+int config_load_string(const char *text, const char *name, struct config *cfg,
+		       struct buf *errors);
+
+void config_free(struct config *cfg);
+
+/* "50M" -> 52428800.  Suffixes K M G (powers of 1024), none = octets. */
+bool config_parse_size(const char *s, uint64_t *out);
+/* "5m" -> 300000.  Suffixes ms s m h d, none = seconds.  Result in ms. */
+bool config_parse_duration(const char *s, uint64_t *out_ms);
+/* "0.0.0.0:25, [::]:25" -> list.  Returns false with a reason in err. */
+bool config_parse_listen(const char *s, struct listen_list *out, struct buf *err);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * backend.h — the vtable a store backend implements (see store.h for the
+ * meaning of each call).  store.c dispatches through it; the SQLite backend
+ * (store/sqlite/) is the only one for now, a PostgreSQL one can sit beside
+ * it without touching callers.
+ */
+#ifndef TERN_STORE_BACKEND_H
+#define TERN_STORE_BACKEND_H
+
+#include "store/store.h"
+
+struct store_ops {
+	const char *name;
+	struct store *(*open)(const char *data_dir);
+	void (*close)(struct store *s);
+	const char *(*spool_dir)(struct store *s);
+	void (*recover)(struct store *s);
+
+	enum store_status (*domain_add)(struct store *s, const char *domain);
+	enum store_status (*domain_del)(struct store *s, const char *domain);
+	bool (*domain_is_local)(struct store *s, const char *domain);
+	enum store_status (*domain_list)(struct store *s, store_name_cb cb, void *ctx);
+
+	enum store_status (*account_add)(struct store *s, const char *address, const char *password_hash);
+	enum store_status (*account_passwd)(struct store *s, const char *address, const char *password_hash);
+	enum store_status (*account_del)(struct store *s, const char *address);
+	enum store_status (*account_get)(struct store *s, const char *address, struct store_account *out);
+	enum store_status (*account_list)(struct store *s, const char *domain, store_account_cb cb, void *ctx);
+
+	enum store_status (*alias_add)(struct store *s, const char *alias, const char *const *targets, size_t n);
+	enum store_status (*alias_del)(struct store *s, const char *alias);
+	enum store_status (*alias_list)(struct store *s, store_alias_cb cb, void *ctx);
+
+	enum store_status (*resolve_rcpt)(struct store *s, const char *address, struct store_rcpt *out);
+	bool (*sender_allowed)(struct store *s, int64_t account_id, const char *address);
+
+	enum store_status (*mailbox_get)(struct store *s, int64_t account_id, const char *name, struct store_mailbox *out);
+	enum store_status (*mailbox_list)(struct store *s, int64_t account_id, store_mailbox_cb cb, void *ctx);
+	enum store_status (*message_list)(struct store *s, int64_t mailbox_id, store_message_cb cb, void *ctx);
+	enum store_status (*message_open)(struct store *s, int64_t mailbox_id, uint32_t uid, int *fd, uint64_t *size);
+
+	enum store_status (*queue_list)(struct store *s, store_queue_cb cb, void *ctx);
+	enum store_status (*queue_delete)(struct store *s, int64_t id);
+	enum store_status (*queue_retry)(struct store *s, int64_t id);
+
+	struct store_writer *(*writer_start)(const char *data_dir);
+	void (*writer_stop)(struct store_writer *w);
+	void (*deliver)(struct store_writer *w, struct store_delivery *d);
+};
+
+/* Every struct store begins with this, so store.c can find the ops. */
+struct store_base {
+	const struct store_ops *ops;
+};
+
+struct store_writer_base {
+	const struct store_ops *ops;
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

@@ -20,12 +20,13 @@ BASEFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g $(WARN) $(PKG_CFLAGS) -MMD -MP
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Build variants: release (build/) and sanitized (build/asan/).
+BUILD_DIR ?= build
 ifeq ($(SAN),1)
-  B       := build/asan
+  B       := $(BUILD_DIR)/asan
   CFLAGS  ?= -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS ?= -fsanitize=address,undefined
 else
-  B       := build
+  B       := $(BUILD_DIR)
   CFLAGS  ?= -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 endif
 

@@ -23,4 +23,7 @@ void auth_throttle_success(const char *ip, const char *user);
 /* Current delay for ip/user without recording anything (0 when clean). */
 uint64_t auth_throttle_peek(const char *ip, const char *user);
 
+/* Test hook: the millisecond clock used for decay (NULL restores now_ms). */
+void auth_throttle_set_clock(uint64_t (*clock)(void));
+
 #endif

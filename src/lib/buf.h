@@ -25,7 +25,7 @@ void buf_append(struct buf *b, const void *p, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_reset(struct buf *b);              /* len = 0, keeps memory */
 void buf_free(struct buf *b);               /* releases memory, back to empty */
 char *buf_steal(struct buf *b);             /* returns data (never NULL), buffer becomes empty */

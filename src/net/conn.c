@@ -1,0 +1,468 @@
+/*
+ * conn.c — client connections on libevent bufferevents; see conn.h.
+ *
+ * Plain connections use a socket bufferevent, TLS ones an OpenSSL
+ * bufferevent on the socket.  STARTTLS frees the plain bufferevent (on a
+ * dup of the socket, so the descriptor survives) and builds the TLS one on
+ * it: one bufferevent per connection at any time, which keeps idle memory
+ * small.  Closing is always deferred to a zero-delay event so that a
+ * session can call conn_close() from inside its own callbacks.
+ */
+#include "net/conn.h"
+#include "net/iplimit.h"
+#include "net/loop.h"
+#include "net/tls.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/xalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_HIGH_WATERMARK (256 * 1024)
+
+/* The connections of this loop thread, for shutdown. */
+static __thread struct conn *conns;
+static __thread size_t nconns;
+static size_t total_conns;   /* all loops; atomic */
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+static void finish(struct conn *c, enum conn_end why);
+
+static void sockaddr_to_str(const struct sockaddr_storage *ss, char *ip, size_t iplen, uint16_t *port)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s6->sin6_port);
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(s4->sin_port);
+	} else {
+		snprintf(ip, iplen, "unknown");
+		*port = 0;
+	}
+}
+
+static void apply_timeouts(struct conn *c)
+{
+	if (!c->h->timeout_ms)
+		return;
+	struct timeval tv = { (time_t)(c->h->timeout_ms / 1000), (suseconds_t)(c->h->timeout_ms % 1000) * 1000 };
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+static bool make_bev(struct conn *c, int fd, bool tls)
+{
+	struct event_base *base = loop_base(c->loop);
+	if (tls) {
+		SSL *ssl = tls_new_ssl();
+		if (!ssl)
+			return false;
+		c->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev) {
+			SSL_free(ssl);
+			return false;
+		}
+		/* Clients often drop the TCP connection without close_notify; that is not an error here. */
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev)
+			return false;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATERMARK);
+	apply_timeouts(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return true;
+}
+
+static void link_conn(struct conn *c)
+{
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	__atomic_add_fetch(&total_conns, 1, __ATOMIC_RELAXED);
+}
+
+static void unlink_conn(struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (conns == c)
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	nconns--;
+	__atomic_sub_fetch(&total_conns, 1, __ATOMIC_RELAXED);
+}
+
+void conn_accept(struct loop *loop, int fd, enum listen_role role, const struct conn_handler *h)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->loop = loop;
+	c->h = h;
+	c->role = role;
+	random_id(c->id, 10);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		sockaddr_to_str(&ss, c->peer_ip, sizeof c->peer_ip, &c->peer_port);
+	else
+		strcpy(c->peer_ip, "unknown");
+	sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		sockaddr_to_str(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
+
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	evutil_make_socket_nonblocking(fd);
+
+	if (!make_bev(c, fd, listen_role_implicit_tls(role))) {
+		log_error("net", "session=%s msg=\"cannot set up connection\" ip=%s", c->id, c->peer_ip);
+		close(fd);
+		free(c);
+		return;
+	}
+	link_conn(c);
+
+	if (!iplimit_acquire(c->peer_ip, h->max_per_ip)) {
+		log_warn("net", "session=%s msg=\"too many connections from one address\" ip=%s limit=%u proto=%s",
+			 c->id, c->peer_ip, h->max_per_ip, h->name);
+		if (h->busy_reply)
+			conn_write(c, h->busy_reply, strlen(h->busy_reply));
+		conn_close(c);
+		return;
+	}
+	c->counted = true;
+	log_info("net", "session=%s msg=connect proto=%s ip=%s port=%u local=%s:%u tls=%s",
+		 c->id, listen_role_names[role], c->peer_ip, c->peer_port, c->local_ip,
+		 c->local_port, listen_role_implicit_tls(role) ? "implicit" : "no");
+	h->open(c);
+}
+
+void conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->bev && !c->closing)
+		bufferevent_write(c->bev, p, n);
+}
+
+void conn_printf(struct conn *c, const char *fmt, ...)
+{
+	if (!c->bev || c->closing)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+}
+
+struct evbuffer *conn_input(struct conn *c)
+{
+	return bufferevent_get_input(c->bev);
+}
+
+size_t conn_output_pending(struct conn *c)
+{
+	return c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
+}
+
+static void closer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	finish(arg, CONN_END_CLOSED);
+}
+
+static void schedule_close(struct conn *c)
+{
+	if (!c->closer)
+		c->closer = evtimer_new(loop_base(c->loop), closer_fired, c);
+	struct timeval zero = { 0, 0 };
+	evtimer_add(c->closer, &zero);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	conn_timer(c, 0, NULL);
+	if (c->bev)
+		bufferevent_disable(c->bev, EV_READ);
+	if (conn_output_pending(c) == 0)
+		schedule_close(c);
+	/* else on_write finishes once the output is flushed */
+}
+
+enum conn_line conn_read_line(struct conn *c, size_t max, struct buf *line)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	for (;;) {
+		size_t eol_len = 0;
+		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (c->discarding) {
+			if (p.pos < 0) {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				return CONN_LINE_NONE;
+			}
+			evbuffer_drain(in, (size_t)p.pos + eol_len);
+			c->discarding = false;
+			continue;
+		}
+		if (p.pos < 0) {
+			if (evbuffer_get_length(in) >= max) {
+				/* Not complete yet but already too long: refuse now, drop the rest as it comes. */
+				evbuffer_drain(in, evbuffer_get_length(in));
+				c->discarding = true;
+				return CONN_LINE_TOOLONG;
+			}
+			return CONN_LINE_NONE;
+		}
+		size_t len = (size_t)p.pos;
+		if (len + eol_len > max) {
+			evbuffer_drain(in, len + eol_len);
+			return CONN_LINE_TOOLONG;
+		}
+		buf_reset(line);
+		buf_reserve(line, len);
+		evbuffer_remove(in, line->data, len);
+		line->len = len;
+		evbuffer_drain(in, eol_len);
+		if (line->len && line->data[line->len - 1] == '\r')
+			line->len--;
+		line->data[line->len] = '\0';
+		return CONN_LINE_OK;
+	}
+}
+
+static void do_starttls(struct conn *c)
+{
+	c->starttls_pending = false;
+	int fd = (int)bufferevent_getfd(c->bev);
+	int nfd = dup(fd);
+	if (nfd < 0) {
+		log_error("net", "session=%s msg=\"dup failed\" error=%s", c->id, lq(strerror(errno)));
+		finish(c, CONN_END_ERROR);
+		return;
+	}
+	bufferevent_free(c->bev);   /* closes fd; nfd stays; unread plaintext is dropped with it */
+	c->bev = NULL;
+	if (!make_bev(c, nfd, true)) {
+		log_error("net", "session=%s msg=\"cannot start TLS\"", c->id);
+		close(nfd);
+		finish(c, CONN_END_ERROR);
+	}
+}
+
+void conn_starttls(struct conn *c)
+{
+	c->starttls_pending = true;
+	/* Nothing read from now on may be acted on: it predates the handshake. */
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
+	if (conn_output_pending(c) == 0)
+		do_starttls(c);
+}
+
+void conn_notify_drained(struct conn *c)
+{
+	c->notify_drained = true;
+	if (conn_output_pending(c) == 0) {
+		c->notify_drained = false;
+		if (c->h->drained)
+			c->h->drained(c);
+	}
+}
+
+static void timer_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	void (*fn)(struct conn *) = c->timer_fn;
+	c->timer_fn = NULL;
+	if (fn && !c->closing)
+		fn(c);
+}
+
+void conn_timer(struct conn *c, uint64_t ms, void (*fn)(struct conn *c))
+{
+	if (c->timer)
+		evtimer_del(c->timer);
+	c->timer_fn = fn;
+	if (!fn)
+		return;
+	if (!c->timer)
+		c->timer = evtimer_new(loop_base(c->loop), timer_fired, c);
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(c->timer, &tv);
+}
+
+static SSL *conn_ssl(struct conn *c)
+{
+	return c->tls && c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+}
+
+const char *conn_tls_version(struct conn *c)
+{
+	SSL *ssl = conn_ssl(c);
+	return ssl ? SSL_get_version(ssl) : "";
+}
+
+const char *conn_tls_cipher(struct conn *c)
+{
+	SSL *ssl = conn_ssl(c);
+	return ssl ? SSL_get_cipher_name(ssl) : "";
+}
+
+int conn_tls_bits(struct conn *c)
+{
+	SSL *ssl = conn_ssl(c);
+	return ssl ? SSL_get_cipher_bits(ssl, NULL) : 0;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->closing || c->starttls_pending) {
+		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	c->h->read(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (conn_output_pending(c) != 0)
+		return;
+	if (c->closing) {
+		schedule_close(c);
+		return;
+	}
+	if (c->starttls_pending) {
+		do_starttls(c);
+		return;
+	}
+	if (c->notify_drained) {
+		c->notify_drained = false;
+		if (c->h->drained)
+			c->h->drained(c);
+	}
+}
+
+static void log_tls_errors(struct conn *c)
+{
+	unsigned long e;
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		char msg[256];
+		ERR_error_string_n(e, msg, sizeof msg);
+		log_info("net", "session=%s msg=\"TLS error\" ip=%s error=%s", c->id, c->peer_ip, lq(msg));
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		c->tls = true;
+		log_info("net", "session=%s msg=\"TLS established\" version=%s cipher=%s",
+			 c->id, conn_tls_version(c), conn_tls_cipher(c));
+		if (!c->closing && c->h->tls_ready)
+			c->h->tls_ready(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (!c->closing && c->h->timeout) {
+			log_info("net", "session=%s msg=\"idle timeout\" ip=%s", c->id, c->peer_ip);
+			c->h->timeout(c);
+			if (c->closing) {
+				/* Reading stays off; the goodbye still needs the write side. */
+				bufferevent_enable(c->bev, EV_WRITE);
+				return;
+			}
+		}
+		finish(c, CONN_END_TIMEOUT);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		log_tls_errors(c);
+		finish(c, c->closing ? CONN_END_CLOSED : CONN_END_ERROR);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		finish(c, c->closing ? CONN_END_CLOSED : CONN_END_EOF);
+}
+
+static const char *end_names[] = { "closed", "eof", "error", "timeout", "shutdown" };
+
+static void finish(struct conn *c, enum conn_end why)
+{
+	if (c->timer) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	if (c->closer) {
+		event_free(c->closer);
+		c->closer = NULL;
+	}
+	c->closing = true;
+	c->h->closed(c, why);
+	log_info("net", "session=%s msg=disconnect ip=%s reason=%s", c->id, c->peer_ip, end_names[why]);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->counted)
+		iplimit_release(c->peer_ip);
+	unlink_conn(c);
+	free(c);
+}
+
+void conn_shutdown_all(void)
+{
+	struct conn *c = conns;
+	while (c) {
+		struct conn *next = c->next;
+		if (!c->closing && c->h->shutdown)
+			c->h->shutdown(c);
+		else if (!c->closing)
+			conn_close(c);
+		c = next;
+	}
+}
+
+void conn_close_all(void)
+{
+	while (conns)
+		finish(conns, CONN_END_SHUTDOWN);
+}
+
+size_t conn_count(void)
+{
+	return nconns;
+}
+
+size_t conn_total(void)
+{
+	return __atomic_load_n(&total_conns, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,168 @@
+/*
+ * session.h — one SMTP session's state, shared by the files of src/smtp/
+ * (session.c: lifecycle, input loop, replies; commands.c: the simple
+ * commands; transaction.c: MAIL/RCPT and relay policy; authcmd.c: AUTH;
+ * data.c: DATA/BDAT reception; deliver.c: end of data).  Not for use
+ * outside src/smtp/.
+ *
+ * States (the function that moves between them in brackets):
+ *
+ *   FRESH --EHLO/HELO [smtp_cmd_helo]--> READY --MAIL [smtp_cmd_mail]--> MAIL
+ *   MAIL --RCPT ok [smtp_cmd_rcpt]--> RCPT --DATA [smtp_cmd_data]--> DATA
+ *   RCPT --BDAT [smtp_cmd_bdat]--> BDAT (chunk) --250--> RCPT/BDAT ... --LAST--> commit
+ *   DATA --"." [smtp_data_consume]--> commit (busy) --done [smtp_commit_done]--> READY
+ *   any --RSET/EHLO--> READY;  READY --STARTTLS--> FRESH (after handshake)
+ *
+ * While busy (a commit or a password check in flight) no input is read.
+ */
+#ifndef TERN_SMTP_SESSION_H
+#define TERN_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "auth/authpool.h"
+#include "auth/sasl.h"
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "net/conn.h"
+#include "smtp/parse.h"
+#include "store/store.h"
+
+#define SMTP_LINE_MAX 512          /* command line incl. CRLF, RFC 5321 §4.5.3.1.4 */
+#define SMTP_AUTH_LINE_MAX 12288   /* AUTH lines, RFC 4954 §4 */
+#define SMTP_TEXT_LINE_MAX 1000    /* text line incl. CRLF, §4.5.3.1.6 */
+
+struct smtp_server {
+	const struct config *cfg;
+	struct store_writer *writer;
+	struct auth_pool *auth;
+	struct store **stores;          /* one per loop thread, by loop_index() */
+	size_t nstores;
+	struct conn_handler handlers[3];
+};
+
+enum smtp_state {
+	ST_FRESH,       /* no HELO/EHLO yet */
+	ST_READY,       /* between transactions */
+	ST_MAIL,        /* MAIL accepted, no recipient yet */
+	ST_RCPT,        /* at least one recipient */
+	ST_DATA,        /* receiving DATA */
+	ST_BDAT,        /* receiving a BDAT chunk */
+	ST_AUTH,        /* waiting for a SASL response line */
+};
+
+enum smtp_busy { BUSY_NONE, BUSY_COMMIT, BUSY_AUTH, BUSY_DELAY };
+
+struct smtp_rcpt {
+	char *address;                  /* as given, normalised */
+	char *orcpt;                    /* DSN ORCPT or NULL */
+	unsigned notify;
+	size_t naccounts;
+	int64_t *account_ids;
+	size_t nremote;
+	char **remote;
+};
+
+/* Incoming message: spool file and the byte-level checks of DATA/BDAT. */
+struct smtp_spool {
+	int fd;
+	char *path;
+	struct buf out;                 /* write buffer */
+	uint64_t size;                  /* message octets (after dot-unstuffing), without our trace headers */
+	uint64_t prefix_size;           /* our Return-Path + Received */
+	uint64_t return_path_size;
+	uint64_t line_len;
+	int dot_state;                  /* DATA: position relative to "\r\n.\r\n" */
+	bool prev_cr;
+	bool too_big, too_long, bare_eol, io_error;
+};
+
+struct smtp_session {
+	struct smtp_server *srv;
+	struct conn *c;                 /* NULL once the connection is gone (orphan) */
+	struct loop *loop;
+	enum smtp_state state;
+	enum smtp_busy busy;
+	bool orphan;                    /* connection gone while busy: free when done */
+	bool shutting_down;
+	bool quit;
+	bool esmtp;
+	unsigned errors;
+	char helo[256];
+	struct buf line;
+
+	/* authentication */
+	bool authenticated;
+	int64_t account_id;
+	char auth_user[320];
+	struct sasl *sasl;
+	struct auth_request *areq;
+	unsigned auth_failures;
+
+	/* transaction */
+	char msgid[17];
+	struct smtp_mail_args mail;
+	struct smtp_rcpt *rcpts;
+	size_t nrcpts;
+	struct smtp_spool spool;
+	bool bdat_used;
+	bool bdat_last;
+	uint64_t bdat_received;         /* octets of all chunks so far */
+	uint64_t bdat_chunk;            /* size of the current chunk */
+	bool bdat_discard;              /* the current chunk is read and dropped, then refused */
+	enum smtp_state bdat_return;    /* state after a discarded chunk */
+	uint64_t bdat_remaining;
+	unsigned transactions;
+
+	/* the delivery in flight */
+	struct store_delivery *delivery;
+	struct mail_meta meta;
+	void *map;
+	size_t map_len;
+};
+
+/* session.c */
+void smtp_reply(struct smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* A reply that also counts as a client error (and closes at max_errors). */
+void smtp_reply_error(struct smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void smtp_process(struct smtp_session *s);
+void smtp_close(struct smtp_session *s);
+struct store *smtp_store(struct smtp_session *s);
+bool smtp_is_submission(const struct smtp_session *s);
+/* Run fn on the session's loop from another thread; frees an orphaned session instead. */
+void smtp_post(struct smtp_session *s, void (*fn)(struct smtp_session *s));
+
+/* commands.c */
+void smtp_cmd_helo(struct smtp_session *s, bool ehlo, const char *args, size_t len);
+void smtp_cmd_starttls(struct smtp_session *s, size_t arglen);
+void smtp_cmd_simple(struct smtp_session *s, enum smtp_verb verb, const char *args, size_t len);
+
+/* transaction.c */
+void smtp_cmd_mail(struct smtp_session *s, const char *args, size_t len);
+void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len);
+void smtp_transaction_reset(struct smtp_session *s);
+
+/* authcmd.c */
+void smtp_cmd_auth(struct smtp_session *s, const char *args, size_t len);
+void smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
+void smtp_auth_cleanup(struct smtp_session *s);
+
+/* data.c */
+void smtp_cmd_data(struct smtp_session *s, size_t arglen);
+void smtp_cmd_bdat(struct smtp_session *s, const char *args, size_t len);
+/* Consume DATA / BDAT input; returns false when more input is needed. */
+bool smtp_data_consume(struct smtp_session *s);
+bool smtp_bdat_consume(struct smtp_session *s);
+void smtp_spool_discard(struct smtp_session *s);
+/* Write out what is buffered; false on I/O error. */
+bool smtp_spool_finish(struct smtp_session *s);
+
+/* deliver.c */
+void smtp_end_of_message(struct smtp_session *s);
+void smtp_delivery_cleanup(struct smtp_session *s);
+
+#endif

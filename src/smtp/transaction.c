@@ -1,0 +1,209 @@
+/*
+ * transaction.c — MAIL and RCPT: sender and recipient policy.
+ *
+ * The relay rule is the heart of it: a recipient outside the local domains
+ * is accepted only from an authenticated submission client.  Everything
+ * that could smuggle a remote destination past that check through a local
+ * domain — source routes, '%' and '!' routing, a quoted '@' — is refused
+ * as a relay attempt for unauthenticated clients.
+ */
+#include "smtp/session.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void rcpt_free(struct smtp_rcpt *r)
+{
+	free(r->address);
+	free(r->orcpt);
+	free(r->account_ids);
+	for (size_t i = 0; i < r->nremote; i++)
+		free(r->remote[i]);
+	free(r->remote);
+}
+
+void smtp_transaction_reset(struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++)
+		rcpt_free(&s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	memset(&s->mail, 0, sizeof s->mail);
+	s->msgid[0] = '\0';
+	s->bdat_used = s->bdat_last = false;
+	s->bdat_received = 0;
+	smtp_spool_discard(s);
+	smtp_delivery_cleanup(s);
+	if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA || s->state == ST_BDAT)
+		s->state = ST_READY;
+}
+
+void smtp_cmd_mail(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct config *cfg = s->srv->cfg;
+	if (s->state == ST_FRESH) {
+		smtp_reply_error(s, 503, "5.5.1", "Send HELO/EHLO first");
+		return;
+	}
+	if (s->state != ST_READY) {
+		smtp_reply_error(s, 503, "5.5.1", "Nested MAIL command");
+		return;
+	}
+	if (smtp_is_submission(s) && !s->authenticated) {
+		smtp_reply_error(s, 530, "5.7.0", "Authentication required");
+		return;
+	}
+	struct smtp_error err;
+	if (!smtp_parse_mail(args, len, &s->mail, &err)) {
+		smtp_reply_error(s, err.code, err.enhanced, "%s", err.text);
+		memset(&s->mail, 0, sizeof s->mail);
+		return;
+	}
+	if (s->mail.body == SMTP_BODY_BINARYMIME) {
+		smtp_reply_error(s, 555, "5.5.4", "BINARYMIME not supported");
+		memset(&s->mail, 0, sizeof s->mail);
+		return;
+	}
+	if (s->mail.size_given && s->mail.size > cfg->smtp.max_message_size) {
+		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed limit of %llu octets",
+			   (unsigned long long)cfg->smtp.max_message_size);
+		log_info("smtp", "session=%s msg=rejected stage=mail from=%s size=%llu reason=size",
+			 s->c->id, lq(s->mail.path.address), (unsigned long long)s->mail.size);
+		memset(&s->mail, 0, sizeof s->mail);
+		return;
+	}
+	if (smtp_is_submission(s) && !s->mail.path.null &&
+	    !store_sender_allowed(smtp_store(s), s->account_id, s->mail.path.address)) {
+		smtp_reply_error(s, 553, "5.7.1", "Sender address rejected: not owned by user %s", s->auth_user);
+		log_info("smtp", "session=%s msg=rejected stage=mail from=%s user=%s reason=\"sender not owned\"",
+			 s->c->id, lq(s->mail.path.address), lq(s->auth_user));
+		memset(&s->mail, 0, sizeof s->mail);
+		return;
+	}
+	random_id(s->msgid, 16);
+	s->state = ST_MAIL;
+	smtp_reply(s, 250, "2.1.0", "Ok");
+}
+
+static void reject_rcpt(struct smtp_session *s, const struct smtp_rcpt_args *r, int code,
+			const char *enhanced, const char *text, const char *reason)
+{
+	log_info("smtp", "session=%s msg=rejected stage=rcpt id=%s from=%s to=%s code=%d reason=%s",
+		 s->c->id, s->msgid, lq(s->mail.path.address), lq(r->path.address), code, lq(reason));
+	smtp_reply_error(s, code, enhanced, "%s", text);
+}
+
+/* Fill rcpt from a store resolution. */
+static void take_resolution(struct smtp_rcpt *rcpt, struct store_rcpt *res)
+{
+	rcpt->naccounts = res->naccounts;
+	rcpt->account_ids = xcalloc(res->naccounts ? res->naccounts : 1, sizeof *rcpt->account_ids);
+	memcpy(rcpt->account_ids, res->account_ids, res->naccounts * sizeof *rcpt->account_ids);
+	rcpt->nremote = res->nremote;
+	rcpt->remote = xcalloc(res->nremote ? res->nremote : 1, sizeof *rcpt->remote);
+	for (size_t i = 0; i < res->nremote; i++) {
+		rcpt->remote[i] = res->remote[i];
+		res->remote[i] = NULL;
+	}
+	res->nremote = 0;
+}
+
+/* Resolve a local recipient, with the postmaster rule; STORE_NOTFOUND if nobody. */
+static enum store_status resolve_local(struct smtp_session *s, const char *address, const char *localpart,
+				       struct store_rcpt *res)
+{
+	struct store *st = smtp_store(s);
+	enum store_status rc = store_resolve_rcpt(st, address, res);
+	if (rc != STORE_NOTFOUND || strcasecmp(localpart, "postmaster") != 0 || !s->srv->cfg->postmaster)
+		return rc;
+	/* RFC 5321 §4.5.1: postmaster@ every local domain must be deliverable. */
+	const char *pm = s->srv->cfg->postmaster;
+	const char *at = strrchr(pm, '@');
+	if (at && store_domain_is_local(st, at + 1))
+		return store_resolve_rcpt(st, pm, res);
+	res->remote[0] = xstrdup(pm);
+	res->nremote = 1;
+	return STORE_OK;
+}
+
+void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
+{
+	const struct config *cfg = s->srv->cfg;
+	if (s->state != ST_MAIL && s->state != ST_RCPT) {
+		smtp_reply_error(s, 503, "5.5.1", s->state == ST_FRESH ? "Send HELO/EHLO first" : "Need MAIL before RCPT");
+		return;
+	}
+	struct smtp_rcpt_args r;
+	struct smtp_error err;
+	if (!smtp_parse_rcpt(args, len, s->mail.smtputf8, &r, &err)) {
+		smtp_reply_error(s, err.code, err.enhanced, "%s", err.text);
+		return;
+	}
+	if (s->nrcpts >= cfg->smtp.max_recipients) {
+		reject_rcpt(s, &r, 452, "4.5.3", "Too many recipients", "max_recipients");
+		return;
+	}
+
+	struct store *st = smtp_store(s);
+	struct store_rcpt res;
+	memset(&res, 0, sizeof res);
+	enum store_status rc;
+	char pmaddr[SMTP_MAX_PATH * 2 + 8];
+	const char *address = r.path.address;
+
+	if (r.path.postmaster) {
+		/* "RCPT TO:<Postmaster>": the postmaster of this host's own domain. */
+		if (!cfg->postmaster) {
+			reject_rcpt(s, &r, 550, "5.1.1", "Recipient address rejected: User unknown", "no postmaster");
+			return;
+		}
+		snprintf(pmaddr, sizeof pmaddr, "%s", cfg->postmaster);
+		address = pmaddr;
+		const char *at = strrchr(pmaddr, '@');
+		rc = at && store_domain_is_local(st, at + 1) ? store_resolve_rcpt(st, pmaddr, &res) : STORE_OK;
+		if (rc == STORE_OK && res.naccounts == 0 && res.nremote == 0) {
+			res.remote[0] = xstrdup(pmaddr);
+			res.nremote = 1;
+		}
+	} else {
+		bool local = !r.path.address_literal && store_domain_is_local(st, r.path.domain);
+		if ((r.path.source_route || r.path.relay_hack || !local) && !s->authenticated) {
+			reject_rcpt(s, &r, 554, "5.7.1", "Relay access denied", "relay");
+			return;
+		}
+		if (local) {
+			rc = resolve_local(s, r.path.address, r.path.localpart, &res);
+		} else {
+			/* Authenticated submission to another domain: the outbound queue takes it. */
+			res.remote[0] = xstrdup(r.path.address);
+			res.nremote = 1;
+			rc = STORE_OK;
+		}
+	}
+	if (rc == STORE_NOTFOUND) {
+		store_rcpt_clear(&res);
+		reject_rcpt(s, &r, 550, "5.1.1", "Recipient address rejected: User unknown in local recipient table", "unknown user");
+		return;
+	}
+	if (rc != STORE_OK) {
+		store_rcpt_clear(&res);
+		reject_rcpt(s, &r, 451, "4.3.0", "Temporary lookup failure, try again later", store_status_str(rc));
+		return;
+	}
+
+	s->rcpts = xrealloc(s->rcpts, (s->nrcpts + 1) * sizeof *s->rcpts);
+	struct smtp_rcpt *rcpt = &s->rcpts[s->nrcpts++];
+	memset(rcpt, 0, sizeof *rcpt);
+	rcpt->address = xstrdup(address);
+	rcpt->orcpt = r.orcpt[0] ? xstrdup(r.orcpt) : NULL;
+	rcpt->notify = r.notify;
+	take_resolution(rcpt, &res);
+	store_rcpt_clear(&res);
+	s->state = ST_RCPT;
+	smtp_reply(s, 250, "2.1.5", "Ok");
+}

@@ -1,0 +1,241 @@
+/*
+ * blob.c — message files on disk (SQLite backend): where a blob lives,
+ * unlinking blobs the index no longer references, and crash recovery.
+ *
+ * A blob is data_dir/blobs/XY/<id>, XY being the first two characters of
+ * its id, written once and never changed.  The index is the truth: a blob
+ * exists for readers only while a blobs row names it.  Files are created
+ * (renamed from the spool) before their row commits, and unlinked after
+ * their row is gone, so a crash can leave unreferenced files behind, never
+ * a row without its file; store_recover removes such leftovers.
+ */
+#include "store/sqlite/sq.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+static const char SQL_GC_LIST[] = "SELECT id FROM blob_gc";
+static const char SQL_GC_DONE[] = "DELETE FROM blob_gc WHERE id = ?1";
+static const char SQL_BLOB_KNOWN[] = "SELECT 1 FROM blobs WHERE id = ?1";
+static const char SQL_BLOB_COUNT[] = "SELECT count(*) FROM blobs";
+
+bool store_sq_blob_id_valid(const char *id)
+{
+	size_t n = strnlen(id, SQ_BLOB_ID_LEN + 1);
+	if (n != SQ_BLOB_ID_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')))
+			return false;
+	}
+	return true;
+}
+
+bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/%.2s/%s", sq->blob_dir, id, id);
+	return n > 0 && (size_t)n < size;
+}
+
+void store_sq_blob_gc(struct store_sq *sq)
+{
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_GC_LIST);
+	if (!st)
+		return;
+	char **ids = NULL;
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		ids = xrealloc(ids, (n + 1) * sizeof *ids);
+		ids[n++] = xstrdup(store_sq_text(st, 0));
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		char path[SQ_PATH_MAX];
+		/* The file goes first: if we stop in between, the row makes the next run retry. */
+		if (store_sq_blob_id_valid(ids[i]) && store_sq_blob_path(sq, ids[i], path, sizeof path) &&
+		    unlink(path) != 0 && errno != ENOENT) {
+			log_error("store", "msg=\"cannot remove blob\" path=%s err=%s", lq(path), lq(strerror(errno)));
+		} else if ((st = store_sq_stmt(sq, SQL_GC_DONE)) != NULL) {
+			sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+			store_sq_step_done(sq, st, "blob gc");
+			log_debug("store", "msg=\"blob freed\" blob=%s", lq(ids[i]));
+		}
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+struct recover {
+	struct store_sq *sq;
+	struct timespec start;  /* only files changed before this are leftovers */
+	unsigned removed_spool;
+	unsigned removed_blobs;
+	int64_t referenced;
+};
+
+/*
+ * Whether the file's last status change is older than recovery: a rename
+ * into blobs/ updates ctime, so this spares what a delivery running
+ * alongside recovery (against the rules: recover runs before the writer
+ * starts) might be committing.  start is read from the precise clock, so
+ * every file changed before recovery began counts as a leftover, even
+ * when the file system stamps ctime finer than the kernel's coarse clock.
+ */
+static bool before_start(const struct recover *r, const struct stat *st)
+{
+	if (st->st_ctim.tv_sec != r->start.tv_sec)
+		return st->st_ctim.tv_sec < r->start.tv_sec;
+	return st->st_ctim.tv_nsec < r->start.tv_nsec;
+}
+
+static void recover_spool(struct recover *r)
+{
+	int dfd = open(r->sq->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		log_error("store", "msg=\"cannot read spool\" path=%s err=%s", lq(r->sq->spool_dir), lq(strerror(errno)));
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode) ||
+		    !before_start(r, &st))
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0) {
+			r->removed_spool++;
+			log_info("store", "msg=\"removed spool leftover\" file=%s size=%lld", lq(e->d_name),
+				 (long long)st.st_size);
+		} else {
+			log_error("store", "msg=\"cannot remove spool file\" file=%s err=%s", lq(e->d_name),
+				  lq(strerror(errno)));
+		}
+	}
+	closedir(d);
+}
+
+/* 1 referenced, 0 not, -1 error */
+static int blob_known(struct store_sq *sq, const char *id)
+{
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_BLOB_KNOWN);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_sq_log_error(sq, "blob lookup");
+	return -1;
+}
+
+static void recover_blob_dir(struct recover *r, int parent, const char *name)
+{
+	int dfd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		log_error("store", "msg=\"cannot read blob directory\" dir=%s err=%s", lq(name), lq(strerror(errno)));
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+			continue;
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			log_warn("store", "msg=\"unexpected directory in blobs\" dir=%s/%s", lq(name), lq(e->d_name));
+			continue;
+		}
+		int known = 0;
+		/* A file is a blob only under the directory its id names. */
+		if (store_sq_blob_id_valid(e->d_name) && strncmp(e->d_name, name, 2) == 0 && strlen(name) == 2)
+			known = blob_known(r->sq, e->d_name);
+		if (known < 0)
+			break;   /* the index is unreadable: remove nothing */
+		if (known > 0) {
+			r->referenced++;
+			continue;
+		}
+		if (!before_start(r, &st))
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == 0) {
+			r->removed_blobs++;
+			log_info("store", "msg=\"removed unreferenced blob\" file=%s/%s size=%lld", lq(name),
+				 lq(e->d_name), (long long)st.st_size);
+		} else {
+			log_error("store", "msg=\"cannot remove blob\" file=%s/%s err=%s", lq(name), lq(e->d_name),
+				  lq(strerror(errno)));
+		}
+	}
+	closedir(d);
+}
+
+static void recover_blobs(struct recover *r)
+{
+	int dfd = open(r->sq->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		log_error("store", "msg=\"cannot read blobs\" path=%s err=%s", lq(r->sq->blob_dir), lq(strerror(errno)));
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			recover_blob_dir(r, dfd, e->d_name);
+		} else if (before_start(r, &st) && unlinkat(dfd, e->d_name, 0) == 0) {
+			r->removed_blobs++;
+			log_info("store", "msg=\"removed stray file in blobs\" file=%s", lq(e->d_name));
+		}
+	}
+	closedir(d);
+}
+
+void store_sq_recover(struct store *s)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	struct recover r = { .sq = sq };
+	clock_gettime(CLOCK_REALTIME, &r.start);
+
+	store_sq_blob_gc(sq);   /* frees left over by a crash between a COMMIT and its unlinks */
+	recover_spool(&r);
+	recover_blobs(&r);
+
+	int64_t rows = -1;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_BLOB_COUNT);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		rows = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	if (rows > r.referenced)
+		log_error("store", "msg=\"blob files missing\" missing=%lld", (long long)(rows - r.referenced));
+	log_info("store", "msg=\"recovery done\" spool_removed=%u blobs_removed=%u blobs=%lld",
+		 r.removed_spool, r.removed_blobs, (long long)r.referenced);
+}

@@ -1,0 +1,208 @@
+/*
+ * schema.c — the index schema, versioned with PRAGMA user_version.
+ *
+ * migrations[i] takes the schema from version i to i + 1.  Opening a store
+ * applies every missing step in one BEGIN IMMEDIATE transaction, so two
+ * processes opening a fresh data directory at once cannot both migrate,
+ * and a crash mid-way leaves the previous version intact.  Never edit a
+ * released step: append a new one.
+ *
+ * Invariants the rest of the backend relies on:
+ *  - blobs.refcount is the number of messages and queue rows naming the
+ *    blob; triggers keep it so for every INSERT and DELETE (including the
+ *    ones cascading from an account or mailbox deletion).  When it drops
+ *    to 0 the row moves to blob_gc, whose files are unlinked after the
+ *    COMMIT (blob.c); a crash before that leaves rows that the next
+ *    store_recover or gc run finishes.
+ *  - mailboxes.uidnext / highestmodseq only grow; every message row gets
+ *    the new highestmodseq as its modseq (writer.c).
+ *  - expunged keeps (uid, modseq) of removed messages for QRESYNC.
+ *  - local parts compare case-insensitively (COLLATE NOCASE is ASCII-only,
+ *    which is what store.h asks); domains are stored lower-case.
+ */
+#include "store/sqlite/sq.h"
+
+#include <stdio.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+
+static const char *const migrations[] = {
+	/* 0 -> 1: the initial schema */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO meta (key, value) VALUES ('uidvalidity', 0);"
+
+	"CREATE TABLE domains ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL"
+	");"
+
+	"CREATE TABLE accounts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains (id),"
+	"  localpart TEXT NOT NULL COLLATE NOCASE,"
+	"  password_hash TEXT NOT NULL DEFAULT '',"
+	"  quota_storage INTEGER NOT NULL DEFAULT 0,"
+	"  quota_messages INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (domain_id, localpart)"
+	");"
+
+	/* localpart '' is the domain's catch-all */
+	"CREATE TABLE aliases ("
+	"  id INTEGER PRIMARY KEY,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains (id),"
+	"  localpart TEXT NOT NULL COLLATE NOCASE,"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (domain_id, localpart)"
+	");"
+	"CREATE TABLE alias_targets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  alias_id INTEGER NOT NULL REFERENCES aliases (id) ON DELETE CASCADE,"
+	"  target TEXT NOT NULL COLLATE NOCASE,"
+	"  UNIQUE (alias_id, target)"
+	");"
+
+	"CREATE TABLE mailboxes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  special_use TEXT NOT NULL DEFAULT '',"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  uidnext INTEGER NOT NULL DEFAULT 1,"
+	"  highestmodseq INTEGER NOT NULL DEFAULT 1,"
+	"  subscribed INTEGER NOT NULL DEFAULT 1,"
+	"  UNIQUE (account_id, name)"
+	");"
+
+	"CREATE TABLE blobs ("
+	"  id TEXT PRIMARY KEY,"
+	"  size INTEGER NOT NULL,"
+	"  refcount INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE blob_gc ("
+	"  id TEXT PRIMARY KEY"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  keywords TEXT NOT NULL DEFAULT '',"
+	"  internaldate INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  blob_id TEXT NOT NULL REFERENCES blobs (id),"
+	"  envelope TEXT NOT NULL DEFAULT '',"
+	"  body TEXT NOT NULL DEFAULT '',"
+	"  bodystructure TEXT NOT NULL DEFAULT '',"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  from_addr TEXT NOT NULL DEFAULT '',"
+	"  message_id TEXT NOT NULL DEFAULT '',"
+	"  sent_date INTEGER NOT NULL DEFAULT 0,"
+	"  parts TEXT NOT NULL DEFAULT '',"
+	"  header_size INTEGER NOT NULL DEFAULT 0,"
+	"  body_lines INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (mailbox_id, uid)"
+	");"
+	"CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);"
+	"CREATE INDEX messages_blob ON messages (blob_id);"
+
+	"CREATE TABLE expunged ("
+	"  mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox_id, uid)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);"
+
+	"CREATE TABLE queue ("
+	"  id INTEGER PRIMARY KEY,"
+	"  blob_id TEXT NOT NULL REFERENCES blobs (id),"
+	"  queue_offset INTEGER NOT NULL DEFAULT 0,"
+	"  size INTEGER NOT NULL,"
+	"  message_id TEXT NOT NULL DEFAULT '',"
+	"  sender TEXT NOT NULL,"
+	"  rcpt TEXT NOT NULL,"
+	"  orcpt TEXT NOT NULL DEFAULT '',"
+	"  notify INTEGER NOT NULL DEFAULT 0,"
+	"  ret TEXT NOT NULL DEFAULT '',"
+	"  envid TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX queue_next ON queue (next_attempt);"
+	"CREATE INDEX queue_blob ON queue (blob_id);"
+
+	"CREATE TRIGGER messages_blob_ref AFTER INSERT ON messages BEGIN"
+	"  UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob_id;"
+	"END;"
+	"CREATE TRIGGER messages_blob_unref AFTER DELETE ON messages BEGIN"
+	"  UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob_id;"
+	"END;"
+	"CREATE TRIGGER queue_blob_ref AFTER INSERT ON queue BEGIN"
+	"  UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob_id;"
+	"END;"
+	"CREATE TRIGGER queue_blob_unref AFTER DELETE ON queue BEGIN"
+	"  UPDATE blobs SET refcount = refcount - 1 WHERE id = OLD.blob_id;"
+	"END;"
+	"CREATE TRIGGER blobs_free AFTER UPDATE OF refcount ON blobs WHEN NEW.refcount <= 0 BEGIN"
+	"  INSERT OR IGNORE INTO blob_gc (id) VALUES (NEW.id);"
+	"  DELETE FROM blobs WHERE id = NEW.id;"
+	"END;",
+};
+
+static int user_version(struct store_sq *sq)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(sq->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+bool store_sq_migrate(struct store_sq *sq)
+{
+	const int latest = (int)ARRAY_LEN(migrations);
+
+	/* Cheap check first: an up-to-date index needs no write lock. */
+	int v = user_version(sq);
+	if (v == latest)
+		return true;
+	if (!store_sq_begin(sq))
+		return false;
+	v = user_version(sq);   /* again, under the lock: another process may have migrated */
+	if (v < 0) {
+		store_sq_log_error(sq, "cannot read schema version");
+		goto fail;
+	}
+	if (v > latest) {
+		log_error("store", "msg=\"index schema is newer than this program\" version=%d known=%d", v, latest);
+		goto fail;
+	}
+	for (int i = v; i < latest; i++) {
+		if (!store_sq_exec(sq, migrations[i]))
+			goto fail;
+	}
+	char set[64];
+	snprintf(set, sizeof set, "PRAGMA user_version=%d", latest);
+	if (!store_sq_exec(sq, set) || !store_sq_commit(sq))
+		goto fail;
+	if (v != latest)
+		log_info("store", "msg=\"index schema migrated\" from=%d to=%d", v, latest);
+	return true;
+fail:
+	store_sq_rollback(sq);
+	return false;
+}

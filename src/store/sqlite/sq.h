@@ -1,0 +1,150 @@
+/*
+ * sq.h — internals shared by the files of the SQLite store backend.
+ *
+ *   db.c       connection set-up (pragmas), prepared-statement cache, transactions
+ *   schema.c   versioned schema and migrations
+ *   backend.c  store_sqlite_ops, open/close
+ *   blob.c     blob file paths, unlinking freed blobs, crash recovery
+ *   domain.c   domains
+ *   account.c  accounts (and their initial mailboxes)
+ *   alias.c    aliases and their targets
+ *   resolve.c  recipient resolution, sender checks
+ *   mailbox.c  mailboxes and messages
+ *   queue.c    the outbound queue
+ *   writer.c   the group-commit delivery thread
+ *
+ * Nothing here leaks out of store/sqlite/: callers see store.h only.
+ */
+#ifndef TERN_STORE_SQLITE_SQ_H
+#define TERN_STORE_SQLITE_SQ_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/backend.h"
+#include "store/names.h"
+#include "store/store.h"
+
+#define SQ_BUSY_TIMEOUT_MS 5000
+#define SQ_BLOB_ID_LEN 24
+#define SQ_PATH_MAX 4096
+
+struct sq_cached_stmt {
+	const char *sql;        /* identity of a static SQL string */
+	sqlite3_stmt *stmt;
+};
+
+/* One connection to index.db; used by one thread at a time (see store.h). */
+struct store_sq {
+	struct store_base base; /* first: store.c finds the ops through it */
+	sqlite3 *db;
+	char *data_dir;
+	char *spool_dir;
+	char *blob_dir;
+	struct sq_cached_stmt *stmts;
+	size_t nstmts;
+};
+
+/* ---- db.c --------------------------------------------------------------- */
+
+/* Create the directories, open and migrate index.db.  NULL (logged) on failure. */
+struct store_sq *store_sq_handle_open(const char *data_dir);
+void store_sq_handle_close(struct store_sq *sq);
+
+/*
+ * The prepared statement for sql, reset and with its bindings cleared.
+ * sql must be a string with static storage: the cache is keyed by its
+ * address.  Every user calls sqlite3_reset() when done, so that no read
+ * transaction stays open between calls.  NULL (logged) on failure.
+ */
+sqlite3_stmt *store_sq_stmt(struct store_sq *sq, const char *sql);
+
+/* Run sql (no results) outside the cache; false (logged) on failure. */
+bool store_sq_exec(struct store_sq *sq, const char *sql);
+
+/* BEGIN IMMEDIATE (takes the write lock up front, waiting up to the busy timeout). */
+bool store_sq_begin(struct store_sq *sq);
+bool store_sq_commit(struct store_sq *sq);
+void store_sq_rollback(struct store_sq *sq);
+
+/* Log the connection's last error, with what was being done. */
+void store_sq_log_error(struct store_sq *sq, const char *what);
+
+/* Step a statement expected to return SQLITE_DONE, then reset it. */
+bool store_sq_step_done(struct store_sq *sq, sqlite3_stmt *st, const char *what);
+
+/* Column text, never NULL. */
+const char *store_sq_text(sqlite3_stmt *st, int col);
+
+/* ---- schema.c ----------------------------------------------------------- */
+
+bool store_sq_migrate(struct store_sq *sq);
+
+/* ---- blob.c ------------------------------------------------------------- */
+
+bool store_sq_blob_id_valid(const char *id);
+/* data_dir/blobs/XY/<id>; false if it does not fit. */
+bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, size_t size);
+/* Unlink the files of blobs whose last reference went away (after a COMMIT). */
+void store_sq_blob_gc(struct store_sq *sq);
+void store_sq_recover(struct store *s);
+
+/* ---- domain.c ----------------------------------------------------------- */
+
+/* > 0: the domain's id, 0: not a local domain, -1: database error. */
+int64_t store_sq_domain_id(struct store_sq *sq, const char *domain);
+enum store_status store_sq_domain_add(struct store *s, const char *domain);
+enum store_status store_sq_domain_del(struct store *s, const char *domain);
+bool store_sq_domain_is_local(struct store *s, const char *domain);
+enum store_status store_sq_domain_list(struct store *s, store_name_cb cb, void *ctx);
+
+/* ---- account.c ---------------------------------------------------------- */
+
+/* Account id of local (n octets) @ domain: > 0 found, 0 none, -1 error. */
+int64_t store_sq_account_id(struct store_sq *sq, const char *local, size_t n, const char *domain);
+enum store_status store_sq_account_add(struct store *s, const char *address, const char *password_hash);
+enum store_status store_sq_account_passwd(struct store *s, const char *address, const char *password_hash);
+enum store_status store_sq_account_del(struct store *s, const char *address);
+enum store_status store_sq_account_get(struct store *s, const char *address, struct store_account *out);
+enum store_status store_sq_account_list(struct store *s, const char *domain, store_account_cb cb, void *ctx);
+
+/* ---- alias.c ------------------------------------------------------------ */
+
+/* Alias id of local (n octets, 0 = catch-all) @ domain: > 0 found, 0 none, -1 error. */
+int64_t store_sq_alias_id(struct store_sq *sq, const char *local, size_t n, const char *domain);
+enum store_status store_sq_alias_add(struct store *s, const char *alias, const char *const *targets, size_t n);
+enum store_status store_sq_alias_del(struct store *s, const char *alias);
+enum store_status store_sq_alias_list(struct store *s, store_alias_cb cb, void *ctx);
+
+/* ---- resolve.c ---------------------------------------------------------- */
+
+enum store_status store_sq_resolve_rcpt(struct store *s, const char *address, struct store_rcpt *out);
+bool store_sq_sender_allowed(struct store *s, int64_t account_id, const char *address);
+
+/* ---- mailbox.c ---------------------------------------------------------- */
+
+/* Create a mailbox (inside the caller's transaction). */
+enum store_status store_sq_mailbox_create(struct store_sq *sq, int64_t account_id, const char *name,
+					  const char *special_use);
+enum store_status store_sq_mailbox_get(struct store *s, int64_t account_id, const char *name,
+				       struct store_mailbox *out);
+enum store_status store_sq_mailbox_list(struct store *s, int64_t account_id, store_mailbox_cb cb, void *ctx);
+enum store_status store_sq_message_list(struct store *s, int64_t mailbox_id, store_message_cb cb, void *ctx);
+enum store_status store_sq_message_open(struct store *s, int64_t mailbox_id, uint32_t uid, int *fd,
+					uint64_t *size);
+
+/* ---- queue.c ------------------------------------------------------------ */
+
+enum store_status store_sq_queue_list(struct store *s, store_queue_cb cb, void *ctx);
+enum store_status store_sq_queue_delete(struct store *s, int64_t id);
+enum store_status store_sq_queue_retry(struct store *s, int64_t id);
+
+/* ---- writer.c ----------------------------------------------------------- */
+
+struct store_writer *store_sq_writer_start(const char *data_dir);
+void store_sq_writer_stop(struct store_writer *w);
+void store_sq_deliver(struct store_writer *w, struct store_delivery *d);
+
+#endif

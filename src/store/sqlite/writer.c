@@ -1,0 +1,453 @@
+/*
+ * writer.c — the delivery committer (SQLite backend): one thread with its
+ * own index connection that turns pending deliveries into durable mail.
+ *
+ * store_deliver() only appends to a list under a mutex (callers are event
+ * loops and must never wait for a disk).  The thread takes everything
+ * pending (up to WRITER_MAX_BATCH) and commits it as one group:
+ *
+ *   1. place: rename each spool file to blobs/XY/<id> (mkdir XY on demand);
+ *   2. ONE syncfs() on the data directory's file system: every blob's data
+ *      and every new directory entry becomes durable at once, which is far
+ *      cheaper than an fsync per file and per directory;
+ *   3. ONE BEGIN IMMEDIATE ... COMMIT (synchronous=FULL): per delivery a
+ *      blobs row, a message in each local recipient's INBOX (uid from
+ *      uidnext, modseq from highestmodseq, one UPDATE ... RETURNING), a
+ *      queue row per remote recipient; each delivery inside its own
+ *      SAVEPOINT so one failing delivery does not take the others along;
+ *   4. only after COMMIT returned: remove the files of deliveries that did
+ *      not make it, set every status and call every done().
+ *
+ * Ordering is what makes a crash harmless: a row is never committed before
+ * its blob is durable, so after kill -9 every visible message is whole;
+ * blob files whose rows never committed are unreferenced and removed by
+ * store_recover.  A COMMIT that fails fails the whole group (STORE_IOERR).
+ */
+#include "store/sqlite/sq.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/xalloc.h"
+
+#define WRITER_MAX_BATCH 256
+
+static const char SQL_SAVEPOINT[] = "SAVEPOINT delivery";
+static const char SQL_RELEASE[] = "RELEASE delivery";
+static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO delivery";
+static const char SQL_BLOB_INSERT[] = "INSERT INTO blobs (id, size, refcount, created) VALUES (?1, ?2, 0, ?3)";
+static const char SQL_INBOX_NEXT[] =
+	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+	" WHERE account_id = ?1 AND name = 'INBOX' RETURNING id, uidnext - 1, highestmodseq";
+static const char SQL_MESSAGE_INSERT[] =
+	"INSERT INTO messages (mailbox_id, uid, modseq, internaldate, size, blob_id, envelope, body,"
+	" bodystructure, subject, from_addr, message_id, sent_date, parts, header_size, body_lines)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+static const char SQL_QUEUE_INSERT[] =
+	"INSERT INTO queue (blob_id, queue_offset, size, message_id, sender, rcpt, orcpt, notify, ret, envid,"
+	" created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+
+struct sq_writer {
+	struct store_writer_base base;  /* first: store.c finds the ops through it */
+	struct store_sq *sq;            /* used by the writer thread only */
+	int data_fd;                    /* for syncfs */
+	int blob_fd;                    /* blobs/, for mkdirat/renameat */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct store_delivery **pending;    /* under lock */
+	size_t npending, cap;
+	bool stopping;                  /* under lock: finish what is pending, then exit */
+	bool exited;                    /* under lock: the thread takes nothing more */
+};
+
+/* Per-delivery state within one group. */
+struct work {
+	struct store_delivery *d;
+	char blob_id[SQ_BLOB_ID_LEN + 1];
+	char rel[SQ_BLOB_ID_LEN + 4];   /* "XY/<id>" relative to blobs/ */
+	bool placed;                    /* the file is in blobs/ */
+	unsigned copies;                /* messages + queue rows written */
+	enum store_status status;
+};
+
+static const char *bind_str(const char *s)
+{
+	return s ? s : "";
+}
+
+/* ---- 1. placing blobs ---------------------------------------------------- */
+
+static void discard_spool(struct work *w)
+{
+	if (w->d->spool_path && unlink(w->d->spool_path) != 0 && errno != ENOENT)
+		log_error("store", "msg=\"cannot remove spool file\" path=%s err=%s", lq(w->d->spool_path),
+			  lq(strerror(errno)));
+}
+
+static int rename_noreplace(const char *from, int dirfd, const char *to)
+{
+	int rc = renameat2(AT_FDCWD, from, dirfd, to, RENAME_NOREPLACE);
+	if (rc != 0 && errno == EINVAL)     /* file system without RENAME_NOREPLACE */
+		rc = renameat(AT_FDCWD, from, dirfd, to);
+	return rc;
+}
+
+static bool place_blob(struct sq_writer *wr, struct work *w)
+{
+	const char *spool = w->d->spool_path;
+	if (chmod(spool, 0640) != 0) {
+		log_error("store", "msg=\"spool file unusable\" path=%s err=%s", lq(spool), lq(strerror(errno)));
+		return false;
+	}
+	for (int attempt = 0; attempt < 4; attempt++) {
+		random_id(w->blob_id, SQ_BLOB_ID_LEN);
+		snprintf(w->rel, sizeof w->rel, "%.2s/%s", w->blob_id, w->blob_id);
+		int rc = rename_noreplace(spool, wr->blob_fd, w->rel);
+		if (rc != 0 && errno == ENOENT) {
+			char dir[3] = { w->blob_id[0], w->blob_id[1], '\0' };
+			if (mkdirat(wr->blob_fd, dir, 0750) != 0 && errno != EEXIST) {
+				log_error("store", "msg=\"cannot create blob directory\" dir=%s err=%s", dir,
+					  lq(strerror(errno)));
+				return false;
+			}
+			rc = rename_noreplace(spool, wr->blob_fd, w->rel);
+		}
+		if (rc == 0) {
+			w->placed = true;
+			return true;
+		}
+		if (errno != EEXIST)
+			break;
+		/* an id collision: astronomically unlikely, but a blob is never overwritten */
+	}
+	log_error("store", "msg=\"cannot move spool file to blobs\" path=%s err=%s", lq(spool), lq(strerror(errno)));
+	return false;
+}
+
+static void remove_blob(struct sq_writer *wr, struct work *w)
+{
+	if (w->placed && unlinkat(wr->blob_fd, w->rel, 0) != 0 && errno != ENOENT)
+		log_error("store", "msg=\"cannot remove blob\" blob=%s err=%s", w->blob_id, lq(strerror(errno)));
+	w->placed = false;
+}
+
+static void prepare(struct sq_writer *wr, struct work *w)
+{
+	const struct store_delivery *d = w->d;
+	w->status = STORE_OK;
+	if (!d->spool_path || (d->naccounts && (!d->meta || !d->account_ids)) ||
+	    (d->nremote && (!d->remote || d->queue_offset > d->size)))
+		w->status = STORE_INVALID;
+	else if (d->naccounts + d->nremote == 0)
+		w->status = STORE_NOTFOUND;
+	else if (!place_blob(wr, w))
+		w->status = STORE_IOERR;
+	if (w->status != STORE_OK)
+		discard_spool(w);
+}
+
+/* ---- 3. index rows ------------------------------------------------------- */
+
+static bool exec_cached(struct store_sq *sq, const char *sql)
+{
+	sqlite3_stmt *st = store_sq_stmt(sq, sql);
+	return st && store_sq_step_done(sq, st, sql);
+}
+
+/* One local copy: STORE_OK, STORE_NOTFOUND (no such account any more), STORE_IOERR. */
+static enum store_status insert_message(struct store_sq *sq, struct work *w, int64_t account_id)
+{
+	const struct store_delivery *d = w->d;
+	const struct mail_meta *m = d->meta;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_INBOX_NEXT);
+	if (!st)
+		return STORE_IOERR;
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			store_sq_log_error(sq, "inbox uid");
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? STORE_NOTFOUND : STORE_IOERR;
+	}
+	int64_t mailbox_id = sqlite3_column_int64(st, 0);
+	int64_t uid = sqlite3_column_int64(st, 1);
+	int64_t modseq = sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	if (uid <= 0 || uid > UINT32_MAX) {
+		log_error("store", "msg=\"mailbox out of uids\" mailbox=%lld", (long long)mailbox_id);
+		return STORE_IOERR;
+	}
+
+	st = store_sq_stmt(sq, SQL_MESSAGE_INSERT);
+	if (!st)
+		return STORE_IOERR;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, modseq);
+	sqlite3_bind_int64(st, 4, d->internaldate);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)d->size);
+	sqlite3_bind_text(st, 6, w->blob_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, bind_str(m->envelope), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, bind_str(m->body), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, bind_str(m->bodystructure), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, bind_str(m->subject), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, bind_str(m->from), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, bind_str(m->message_id), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, m->sent_date);
+	sqlite3_bind_text(st, 14, bind_str(m->parts), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)m->header_size);
+	sqlite3_bind_int64(st, 16, (sqlite3_int64)m->body_lines);
+	return store_sq_step_done(sq, st, "message insert") ? STORE_OK : STORE_IOERR;
+}
+
+static bool insert_queue(struct store_sq *sq, struct work *w, const struct store_remote_rcpt *r, int64_t now)
+{
+	const struct store_delivery *d = w->d;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_QUEUE_INSERT);
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, w->blob_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)d->queue_offset);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(d->size - d->queue_offset));
+	sqlite3_bind_text(st, 4, bind_str(d->message_id), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, bind_str(d->sender), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, bind_str(r->rcpt), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, bind_str(r->orcpt), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, r->notify);
+	sqlite3_bind_text(st, 9, bind_str(d->ret), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, bind_str(d->envid), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, now);
+	return store_sq_step_done(sq, st, "queue insert");
+}
+
+/* The rows of one delivery, inside the group's transaction. */
+static enum store_status insert_delivery(struct store_sq *sq, struct work *w, int64_t now)
+{
+	const struct store_delivery *d = w->d;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_BLOB_INSERT);
+	if (!st)
+		return STORE_IOERR;
+	sqlite3_bind_text(st, 1, w->blob_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)d->size);
+	sqlite3_bind_int64(st, 3, now);
+	if (!store_sq_step_done(sq, st, "blob insert"))
+		return STORE_IOERR;
+
+	for (size_t i = 0; i < d->naccounts; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = d->account_ids[j] == d->account_ids[i];
+		if (dup)
+			continue;
+		enum store_status st2 = insert_message(sq, w, d->account_ids[i]);
+		if (st2 == STORE_IOERR)
+			return STORE_IOERR;
+		if (st2 == STORE_NOTFOUND) {
+			log_warn("store", "msg=\"recipient account gone, skipped\" message=%s account=%lld",
+				 lq(d->message_id), (long long)d->account_ids[i]);
+			continue;
+		}
+		w->copies++;
+	}
+	for (size_t i = 0; i < d->nremote; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = d->remote[j].rcpt && d->remote[i].rcpt &&
+			      strcasecmp(d->remote[j].rcpt, d->remote[i].rcpt) == 0;
+		if (dup)
+			continue;
+		if (!insert_queue(sq, w, &d->remote[i], now))
+			return STORE_IOERR;
+		w->copies++;
+	}
+	return w->copies ? STORE_OK : STORE_NOTFOUND;
+}
+
+static bool commit_rows(struct sq_writer *wr, struct work *works, size_t n)
+{
+	struct store_sq *sq = wr->sq;
+	int64_t now = now_unix();
+	if (!store_sq_begin(sq))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		struct work *w = &works[i];
+		if (w->status != STORE_OK)
+			continue;
+		if (!exec_cached(sq, SQL_SAVEPOINT)) {
+			store_sq_rollback(sq);
+			return false;
+		}
+		w->status = insert_delivery(sq, w, now);
+		if (w->status != STORE_OK && !exec_cached(sq, SQL_ROLLBACK_TO)) {
+			store_sq_rollback(sq);
+			return false;
+		}
+		if (!exec_cached(sq, SQL_RELEASE)) {
+			store_sq_rollback(sq);
+			return false;
+		}
+	}
+	return store_sq_commit(sq);
+}
+
+/* ---- the group ----------------------------------------------------------- */
+
+static void commit_group(struct sq_writer *wr, struct store_delivery **batch, size_t n)
+{
+	uint64_t t0 = now_ms();
+	struct work *works = xcalloc(n, sizeof *works);
+	size_t placed = 0;
+	for (size_t i = 0; i < n; i++) {
+		works[i].d = batch[i];
+		prepare(wr, &works[i]);
+		placed += works[i].placed;
+	}
+
+	uint64_t t1 = now_ms();
+	bool ok = placed > 0;
+	if (ok && syncfs(wr->data_fd) != 0) {
+		log_error("store", "msg=\"syncfs failed\" err=%s", lq(strerror(errno)));
+		ok = false;
+	}
+	uint64_t t2 = now_ms();
+	if (ok && !commit_rows(wr, works, n)) {
+		log_error("store", "msg=\"delivery group not committed\" deliveries=%zu", placed);
+		ok = false;
+	}
+	uint64_t t3 = now_ms();
+
+	size_t good = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct work *w = &works[i];
+		if (!ok && w->status == STORE_OK)
+			w->status = STORE_IOERR;
+		if (w->status == STORE_OK)
+			good++;
+		else
+			remove_blob(wr, w);
+	}
+	log_debug("store", "msg=\"delivery group committed\" deliveries=%zu ok=%zu place_ms=%llu sync_ms=%llu"
+		  " index_ms=%llu ms=%llu", n, good, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
+		  (unsigned long long)(t3 - t2), (unsigned long long)(now_ms() - t0));
+	/* done() may free the delivery: nothing touches it afterwards. */
+	for (size_t i = 0; i < n; i++) {
+		struct store_delivery *d = works[i].d;
+		d->status = works[i].status;
+		if (d->status != STORE_OK)
+			log_warn("store", "msg=\"delivery failed\" message=%s status=%s", lq(d->message_id),
+				 lq(store_status_str(d->status)));
+		if (d->done)
+			d->done(d);
+	}
+	free(works);
+}
+
+static void *writer_main(void *arg)
+{
+	struct sq_writer *wr = arg;
+	struct store_delivery **batch = xmalloc(WRITER_MAX_BATCH * sizeof *batch);
+	pthread_mutex_lock(&wr->lock);
+	for (;;) {
+		while (wr->npending == 0 && !wr->stopping)
+			pthread_cond_wait(&wr->cond, &wr->lock);
+		if (wr->npending == 0)
+			break;  /* stopping, and everything is done */
+		size_t n = wr->npending < WRITER_MAX_BATCH ? wr->npending : WRITER_MAX_BATCH;
+		memcpy(batch, wr->pending, n * sizeof *batch);
+		wr->npending -= n;
+		memmove(wr->pending, wr->pending + n, wr->npending * sizeof *wr->pending);
+		pthread_mutex_unlock(&wr->lock);
+		commit_group(wr, batch, n);
+		pthread_mutex_lock(&wr->lock);
+	}
+	wr->exited = true;
+	pthread_mutex_unlock(&wr->lock);
+	free(batch);
+	return NULL;
+}
+
+static void writer_free(struct sq_writer *wr)
+{
+	if (wr->data_fd >= 0)
+		close(wr->data_fd);
+	if (wr->blob_fd >= 0)
+		close(wr->blob_fd);
+	store_sq_handle_close(wr->sq);
+	pthread_mutex_destroy(&wr->lock);
+	pthread_cond_destroy(&wr->cond);
+	free(wr->pending);
+	free(wr);
+}
+
+struct store_writer *store_sq_writer_start(const char *data_dir)
+{
+	struct sq_writer *wr = xcalloc(1, sizeof *wr);
+	wr->base.ops = &store_sqlite_ops;
+	wr->data_fd = wr->blob_fd = -1;
+	pthread_mutex_init(&wr->lock, NULL);
+	pthread_cond_init(&wr->cond, NULL);
+	wr->sq = store_sq_handle_open(data_dir);
+	if (!wr->sq)
+		goto fail;
+	wr->data_fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	wr->blob_fd = open(wr->sq->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wr->data_fd < 0 || wr->blob_fd < 0) {
+		log_error("store", "msg=\"cannot open data directory\" path=%s err=%s", lq(data_dir), lq(strerror(errno)));
+		goto fail;
+	}
+	int rc = pthread_create(&wr->thread, NULL, writer_main, wr);
+	if (rc != 0) {
+		log_error("store", "msg=\"cannot start writer thread\" err=%s", lq(strerror(rc)));
+		goto fail;
+	}
+	return (struct store_writer *)(void *)wr;
+fail:
+	writer_free(wr);
+	return NULL;
+}
+
+void store_sq_writer_stop(struct store_writer *w)
+{
+	struct sq_writer *wr = (struct sq_writer *)(void *)w;
+	pthread_mutex_lock(&wr->lock);
+	wr->stopping = true;
+	pthread_cond_signal(&wr->cond);
+	pthread_mutex_unlock(&wr->lock);
+	pthread_join(wr->thread, NULL);
+	writer_free(wr);
+}
+
+void store_sq_deliver(struct store_writer *w, struct store_delivery *d)
+{
+	struct sq_writer *wr = (struct sq_writer *)(void *)w;
+	pthread_mutex_lock(&wr->lock);
+	if (wr->exited) {
+		/* Only a caller racing store_writer_stop gets here; the thread is gone. */
+		pthread_mutex_unlock(&wr->lock);
+		log_error("store", "msg=\"delivery after writer stop\" message=%s", lq(d->message_id));
+		if (d->spool_path)
+			unlink(d->spool_path);
+		d->status = STORE_IOERR;
+		if (d->done)
+			d->done(d);
+		return;
+	}
+	if (wr->npending == wr->cap) {
+		wr->cap = wr->cap ? wr->cap * 2 : 64;
+		wr->pending = xrealloc(wr->pending, wr->cap * sizeof *wr->pending);
+	}
+	wr->pending[wr->npending++] = d;
+	pthread_cond_signal(&wr->cond);
+	pthread_mutex_unlock(&wr->lock);
+}

@@ -1,0 +1,460 @@
+/*
+ * test_store_writer.c — unit tests of the store's delivery path: the
+ * group-commit writer (statuses, one shared blob, UIDs and MODSEQs, done()
+ * only after COMMIT, 8 concurrent submitter threads), the outbound queue
+ * and blob reference counting, reopening, and crash recovery.
+ */
+#include "test_store_util.h"
+
+/* ---- delivery ----------------------------------------------------------- */
+
+struct msg_check {
+	uint32_t expect_uid;
+	uint64_t last_modseq;
+	struct buf subjects;
+	size_t n;
+};
+
+static void check_message(void *ctx, const struct store_message *m)
+{
+	struct msg_check *c = ctx;
+	assert_int_equal(m->uid, c->expect_uid);     /* 1..N without gaps */
+	assert_true(m->modseq > c->last_modseq);     /* strictly increasing */
+	c->expect_uid++;
+	c->last_modseq = m->modseq;
+	c->n++;
+	assert_int_equal(m->flags, 0);
+	assert_string_equal(m->keywords, "");
+	assert_int_equal(m->internaldate, 1700000100);
+	assert_string_equal(m->from, "Alice <alice@example.net>");
+	buf_printf(&c->subjects, "%s=%u;", m->subject, m->uid);
+}
+
+static void test_deliver_simple(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	int64_t bob = account_id(s, "bob@example.org");
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	const char *spool = store_spool_dir(s);
+	const char *msg = "Return-Path: <sender@example.net>\r\nSubject: hi\r\n\r\nbody\r\n";
+	uint64_t offset = strlen("Return-Path: <sender@example.net>\r\n");
+
+	/* two local recipients (one listed twice) and two remote ones: one blob */
+	int64_t ids[] = { alice, bob, alice };
+	struct store_remote_rcpt remote[] = {
+		{ "x@remote.example", "rfc822;x@remote.example", 3 },
+		{ "y@remote.example", NULL, 0 },
+	};
+	assert_int_equal(deliver_one(wr, spool, msg, ids, 3, remote, 2, offset, "s1"), STORE_OK);
+	assert_int_equal(count_blobs(f), 1);
+	char spooldir[128];
+	snprintf(spooldir, sizeof spooldir, "%s/spool", f->dir);
+	assert_int_equal(count_files(spooldir), 0);
+
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(s, alice, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 1);      /* listed twice, one copy */
+	assert_int_equal(mb.uidnext, 2);
+	assert_int_equal(mb.highestmodseq, 2);
+	ino_t ia, ib;
+	char *da = read_message(s, inbox_id(s, alice), 1, &ia);
+	char *db = read_message(s, inbox_id(s, bob), 1, &ib);
+	assert_string_equal(da, msg);
+	assert_string_equal(db, msg);
+	assert_true(ia == ib);                 /* the same file */
+	free(da);
+	free(db);
+	int fd;
+	uint64_t size;
+	assert_int_equal(store_message_open(s, inbox_id(s, alice), 2, &fd, &size), STORE_NOTFOUND);
+	assert_int_equal(store_message_open(s, 999999, 1, &fd, &size), STORE_NOTFOUND);
+
+	/* no recipients at all, and an account that is gone: NOTFOUND, nothing left behind */
+	assert_int_equal(deliver_one(wr, spool, msg, NULL, 0, NULL, 0, 0, "s2"), STORE_NOTFOUND);
+	int64_t gone[] = { 424242 };
+	assert_int_equal(deliver_one(wr, spool, msg, gone, 1, NULL, 0, 0, "s3"), STORE_NOTFOUND);
+	/* one gone, one present: delivered to the present one */
+	int64_t mixed[] = { 424242, bob };
+	assert_int_equal(deliver_one(wr, spool, msg, mixed, 2, NULL, 0, 0, "s4"), STORE_OK);
+	assert_int_equal(count_blobs(f), 2);
+	assert_int_equal(count_files(spooldir), 0);
+	assert_int_equal(store_mailbox_get(s, bob, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 2);
+	assert_int_equal(mb.uidnext, 3);
+
+	/* invalid: local recipients without metadata; queue offset past the end */
+	struct waiter w;
+	waiter_init(&w);
+	struct store_delivery d = {
+		.spool_path = spool_file(spool, "x", 1), .size = 1, .message_id = "BAD",
+		.account_ids = ids, .naccounts = 1, .meta = NULL, .done = on_done, .arg = &w,
+	};
+	waiter_add(&w, 1);
+	store_deliver(wr, &d);
+	waiter_wait(&w);
+	assert_int_equal(d.status, STORE_INVALID);
+	free((char *)d.spool_path);
+	assert_int_equal(deliver_one(wr, spool, "abc", NULL, 0, remote, 1, 4, "s5"), STORE_INVALID);
+	assert_int_equal(count_blobs(f), 2);
+	assert_int_equal(count_files(spooldir), 0);
+
+	store_writer_stop(&wr);
+	assert_null(wr);
+}
+
+struct queue_seen {
+	size_t n;
+	int64_t ids[8];
+	uint64_t sizes[8];
+	struct buf text;
+};
+
+static void collect_queue(void *ctx, const struct store_queue_entry *e)
+{
+	struct queue_seen *q = ctx;
+	if (q->n < 8) {
+		q->ids[q->n] = e->id;
+		q->sizes[q->n] = e->size;
+	}
+	q->n++;
+	buf_printf(&q->text, "%s|%s|%s|%u|%s|%s|%u|%s|%s;", e->sender, e->rcpt, e->orcpt, e->notify, e->ret,
+		   e->envid, e->attempts, e->last_error, e->message_id);
+	assert_true(e->created > 0);
+	assert_true(e->next_attempt >= e->created);
+}
+
+static void test_queue_and_refcounts(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	int64_t bob = account_id(s, "bob@example.org");
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	const char *spool = store_spool_dir(s);
+	const char *msg = "Return-Path: <s@x>\r\n\r\nhello\r\n";
+	uint64_t offset = strlen("Return-Path: <s@x>\r\n");
+	struct store_remote_rcpt remote[] = {
+		{ "x@remote.example", "rfc822;X@remote.example", 6 },
+		{ "y@remote.example", NULL, 0 },
+	};
+
+	/* A: local alice + 2 remote; B: alice only; C: alice + bob */
+	int64_t a_only[] = { alice };
+	int64_t both[] = { alice, bob };
+	assert_int_equal(deliver_one(wr, spool, msg, a_only, 1, remote, 2, offset, "A"), STORE_OK);
+	assert_int_equal(deliver_one(wr, spool, msg, a_only, 1, NULL, 0, 0, "B"), STORE_OK);
+	assert_int_equal(deliver_one(wr, spool, msg, both, 2, NULL, 0, 0, "C"), STORE_OK);
+	store_writer_stop(&wr);
+	assert_int_equal(count_blobs(f), 3);
+
+	struct queue_seen q = { 0 };
+	assert_int_equal(store_queue_list(s, collect_queue, &q), STORE_OK);
+	assert_int_equal(q.n, 2);
+	assert_int_equal(q.sizes[0], strlen(msg) - offset);
+	assert_int_equal(q.sizes[1], strlen(msg) - offset);
+	assert_string_equal(buf_cstr(&q.text),
+			    "sender@example.net|x@remote.example|rfc822;X@remote.example|6|||0||TESTID;"
+			    "sender@example.net|y@remote.example||0|||0||TESTID;");
+	int64_t q0 = q.ids[0], q1 = q.ids[1];
+	assert_int_equal(store_queue_retry(s, q0), STORE_OK);
+	assert_int_equal(store_queue_retry(s, 999999), STORE_NOTFOUND);
+	assert_int_equal(store_queue_delete(s, 999999), STORE_NOTFOUND);
+
+	/* deleting alice frees B (hers alone), keeps A (queued) and C (bob's too) */
+	assert_int_equal(store_account_del(s, "alice@example.org"), STORE_OK);
+	assert_int_equal(count_blobs(f), 2);
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(s, bob, "INBOX", &mb), STORE_OK);
+	char *data = read_message(s, mb.id, 1, NULL);
+	assert_string_equal(data, msg);
+	free(data);
+	/* the queue holds A: deleting one row keeps it, the last one frees it */
+	assert_int_equal(store_queue_delete(s, q0), STORE_OK);
+	assert_int_equal(store_queue_delete(s, q0), STORE_NOTFOUND);
+	assert_int_equal(count_blobs(f), 2);
+	assert_int_equal(store_queue_delete(s, q1), STORE_OK);
+	assert_int_equal(count_blobs(f), 1);
+	q.n = 0;
+	buf_reset(&q.text);
+	assert_int_equal(store_queue_list(s, collect_queue, &q), STORE_OK);
+	assert_int_equal(q.n, 0);
+	assert_int_equal(store_account_del(s, "bob@example.org"), STORE_OK);
+	assert_int_equal(count_blobs(f), 0);
+	buf_free(&q.text);
+}
+
+/* done() runs only once the rows are committed: check from inside the callback. */
+struct visible_check {
+	const char *dir;
+	int64_t account;
+	uint32_t seen_messages;
+	struct waiter w;
+};
+
+static void on_done_check_visible(struct store_delivery *d)
+{
+	struct visible_check *v = d->arg;
+	struct store *other = store_open(v->dir);
+	struct store_mailbox mb;
+	if (other && store_mailbox_get(other, v->account, "INBOX", &mb) == STORE_OK)
+		v->seen_messages = mb.messages;
+	store_close(&other);
+	d->arg = &v->w;
+	on_done(d);
+}
+
+static void test_done_after_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	struct store_writer *wr = store_writer_start(f->dir);
+	struct visible_check v = { .dir = f->dir, .account = alice };
+	waiter_init(&v.w);
+	struct mail_meta meta = test_meta("v");
+	struct store_delivery d = {
+		.spool_path = spool_file(store_spool_dir(s), "hello", 5), .size = 5, .message_id = "V",
+		.meta = &meta, .account_ids = &alice, .naccounts = 1,
+		.done = on_done_check_visible, .arg = &v,
+	};
+	waiter_add(&v.w, 1);
+	store_deliver(wr, &d);
+	waiter_wait(&v.w);
+	assert_int_equal(d.status, STORE_OK);
+	assert_int_equal(v.seen_messages, 1);
+	free((char *)d.spool_path);
+	store_writer_stop(&wr);
+}
+
+/* ---- concurrent submitters ---------------------------------------------- */
+
+#define THREADS 8
+#define PER_THREAD 200
+
+struct submitter {
+	struct store_writer *wr;
+	const char *spool;
+	int64_t accounts[2];
+	int index;
+	struct waiter *w;
+	struct store_delivery d[PER_THREAD];
+	struct mail_meta meta[PER_THREAD];
+	char subject[PER_THREAD][32];
+	char content[PER_THREAD][128];
+	struct store_remote_rcpt remote;
+};
+
+static void *submit_main(void *arg)
+{
+	struct submitter *t = arg;
+	t->remote = (struct store_remote_rcpt){ "far@remote.example", NULL, 0 };
+	for (int i = 0; i < PER_THREAD; i++) {
+		char subject[32];
+		snprintf(subject, sizeof subject, "t%d-m%d", t->index, i);
+		memcpy(t->subject[i], subject, sizeof subject);
+		int n = snprintf(t->content[i], sizeof t->content[i],
+				 "Return-Path: <s@x>\r\nSubject: %s\r\n\r\nmessage %d of thread %d\r\n",
+				 subject, i, t->index);
+		t->meta[i] = test_meta(t->subject[i]);
+		t->d[i] = (struct store_delivery){
+			.spool_path = spool_file(t->spool, t->content[i], (size_t)n),
+			.size = (uint64_t)n,
+			.message_id = t->subject[i],
+			.internaldate = 1700000100,
+			.meta = &t->meta[i],
+			.account_ids = t->accounts,
+			.naccounts = 2,
+			.remote = &t->remote,
+			.nremote = (i % 4 == 0) ? 1 : 0,
+			.queue_offset = strlen("Return-Path: <s@x>\r\n"),
+			.sender = "s@x",
+			.done = on_done,
+			.arg = t->w,
+		};
+		store_deliver(t->wr, &t->d[i]);
+	}
+	return NULL;
+}
+
+struct queue_sizes {
+	size_t n;
+	bool sizes_ok;
+};
+
+static void check_queue_size(void *ctx, const struct store_queue_entry *e)
+{
+	struct queue_sizes *q = ctx;
+	q->n++;
+	/* rebuild the message from its id ("tT-mI") and compare sizes past the Return-Path */
+	int t, i;
+	char content[128];
+	if (sscanf(e->message_id, "t%d-m%d", &t, &i) != 2) {
+		q->sizes_ok = false;
+		return;
+	}
+	int n = snprintf(content, sizeof content,
+			 "Return-Path: <s@x>\r\nSubject: %s\r\n\r\nmessage %d of thread %d\r\n",
+			 e->message_id, i, t);
+	if (e->size != (uint64_t)n - strlen("Return-Path: <s@x>\r\n") || strcmp(e->rcpt, "far@remote.example") != 0)
+		q->sizes_ok = false;
+}
+
+static void test_concurrent_delivery(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	int64_t bob = account_id(s, "bob@example.org");
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	struct waiter w;
+	waiter_init(&w);
+	waiter_add(&w, THREADS * PER_THREAD);
+
+	struct submitter *subs = xcalloc(THREADS, sizeof *subs);
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		subs[i].wr = wr;
+		subs[i].spool = store_spool_dir(s);
+		subs[i].accounts[0] = alice;
+		subs[i].accounts[1] = bob;
+		subs[i].index = i;
+		subs[i].w = &w;
+		assert_int_equal(pthread_create(&th[i], NULL, submit_main, &subs[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	waiter_wait(&w);
+	store_writer_stop(&wr);
+	assert_int_equal(w.ok, THREADS * PER_THREAD);
+	assert_int_equal(w.failed, 0);
+	for (int i = 0; i < THREADS; i++)
+		for (int j = 0; j < PER_THREAD; j++)
+			assert_int_equal(subs[i].d[j].status, STORE_OK);
+
+	/* one blob per delivery, shared by both recipients */
+	assert_int_equal(count_blobs(f), THREADS * PER_THREAD);
+
+	/* reopen: everything is there, UIDs 1..N without gaps, modseqs increasing */
+	store_close(&f->s);
+	f->s = s = store_open(f->dir);
+	assert_non_null(s);
+	int64_t boxes[2] = { inbox_id(s, alice), inbox_id(s, bob) };
+	struct msg_check c[2];
+	for (int k = 0; k < 2; k++) {
+		c[k] = (struct msg_check){ .expect_uid = 1 };
+		assert_int_equal(store_message_list(s, boxes[k], check_message, &c[k]), STORE_OK);
+		assert_int_equal(c[k].n, THREADS * PER_THREAD);
+		struct store_mailbox mb;
+		assert_int_equal(store_mailbox_get(s, k ? bob : alice, "INBOX", &mb), STORE_OK);
+		assert_int_equal(mb.messages, THREADS * PER_THREAD);
+		assert_int_equal(mb.uidnext, THREADS * PER_THREAD + 1);
+		assert_int_equal(mb.highestmodseq, c[k].last_modseq);
+	}
+	assert_int_equal(store_message_list(s, 999999, check_message, &c[0]), STORE_NOTFOUND);
+
+	/* exact bytes, and the same file for both recipients: spot-check a few */
+	for (int i = 0; i < THREADS; i++) {
+		for (int j = 0; j < PER_THREAD; j += 37) {
+			char key[48];
+			snprintf(key, sizeof key, "%s=", subs[i].subject[j]);
+			unsigned uid[2];
+			for (int k = 0; k < 2; k++) {
+				const char *p = strstr(buf_cstr(&c[k].subjects), key);
+				assert_non_null(p);
+				uid[k] = (unsigned)strtoul(p + strlen(key), NULL, 10);
+			}
+			ino_t ino[2];
+			for (int k = 0; k < 2; k++) {
+				char *data = read_message(s, boxes[k], uid[k], &ino[k]);
+				assert_string_equal(data, subs[i].content[j]);
+				free(data);
+			}
+			assert_true(ino[0] == ino[1]);
+		}
+	}
+	buf_free(&c[0].subjects);
+	buf_free(&c[1].subjects);
+
+	struct queue_sizes q = { 0, true };
+	assert_int_equal(store_queue_list(s, check_queue_size, &q), STORE_OK);
+	assert_int_equal(q.n, THREADS * PER_THREAD / 4);
+	assert_true(q.sizes_ok);
+
+	for (int i = 0; i < THREADS; i++)
+		for (int j = 0; j < PER_THREAD; j++)
+			free((char *)subs[i].d[j].spool_path);
+	free(subs);
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+static void touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "junk", 4), 4);
+	close(fd);
+}
+
+static void test_recover(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_int_equal(deliver_one(wr, store_spool_dir(s), "kept", &alice, 1, NULL, 0, 0, "k"), STORE_OK);
+	store_writer_stop(&wr);
+	assert_int_equal(count_blobs(f), 1);
+
+	/* leftovers of a crash: a half-received spool file, blobs never committed, a stray */
+	char path[256];
+	snprintf(path, sizeof path, "%s/spool/partial", f->dir);
+	touch(path);
+	snprintf(path, sizeof path, "%s/blobs/ZZ", f->dir);
+	mkdir(path, 0750);
+	snprintf(path, sizeof path, "%s/blobs/ZZ/ZZ0000000000000000000000", f->dir);
+	touch(path);
+	snprintf(path, sizeof path, "%s/blobs/ZZ/tmpfile", f->dir);
+	touch(path);
+	snprintf(path, sizeof path, "%s/blobs/stray", f->dir);
+	touch(path);
+	assert_int_equal(count_blobs(f), 4);
+
+	store_close(&f->s);
+	f->s = s = store_open(f->dir);
+	store_recover(s);
+	assert_int_equal(count_blobs(f), 1);
+	char spooldir[128];
+	snprintf(spooldir, sizeof spooldir, "%s/spool", f->dir);
+	assert_int_equal(count_files(spooldir), 0);
+	char *data = read_message(s, inbox_id(s, alice), 1, NULL);
+	assert_string_equal(data, "kept");
+	free(data);
+
+	/* running it again changes nothing */
+	store_recover(s);
+	assert_int_equal(count_blobs(f), 1);
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_deliver_simple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_and_refcounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_done_after_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

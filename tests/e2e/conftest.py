@@ -208,6 +208,8 @@ class Tern:
         return self
 
     def log(self):
+        if not os.path.exists(self.logpath):
+            return ""
         with open(self.logpath, "rb") as f:
             return f.read().decode("utf-8", "replace")
 

@@ -91,11 +91,17 @@ def test_check_config(make_tern, tmp_path):
     assert r.returncode == 0, r.stderr
     bad = tmp_path / "bad.conf"
     bad.write_text("hostname = mx.example.test\ndata_dir = relative/path\nbogus = 1\n[smtp]\nmax_message_size = lots\n"
-                   "[listen]\nsmtp = 127.0.0.1:99999\nsubmissions = 127.0.0.1:2465\n[tls]\ncert = /x\n")
+                   "[listen]\nsmtp = 127.0.0.1:99999\nsubmissions = 127.0.0.1:2465\n")
     r = subprocess.run([TERN, "-c", str(bad), "check-config"], capture_output=True, text=True)
     assert r.returncode == 1
-    for problem in ("data_dir", "bogus", "max_message_size", "99999", "cert and key", "submissions"):
+    for problem in ("data_dir", "bogus", "max_message_size", "99999", "[listen] submissions: needs [tls]"):
         assert problem in r.stderr, (problem, r.stderr)
+    bad.write_text("[tls]\ncert = /x\n")
+    r = subprocess.run([TERN, "-c", str(bad), "check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "cert and key must be given together" in r.stderr
+    bad.write_text("[tls]\ncert = /nonexistent/cert.pem\nkey = /nonexistent/key.pem\n")
+    r = subprocess.run([TERN, "-c", str(bad), "check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot load certificate" in r.stderr
     # TERN_CONFIG is the default
     r = subprocess.run([TERN, "check-config"], capture_output=True, text=True, env=dict(os.environ, TERN_CONFIG=t.conf))
     assert r.returncode == 0

@@ -76,17 +76,6 @@ struct store_sq *store_sq_handle_open(const char *data_dir)
 	if (!ensure_dir(data_dir) || !ensure_dir(sq->spool_dir) || !ensure_dir(sq->blob_dir))
 		goto fail;
 
-	/*
-	 * The index holds password hashes: create it 0640 rather than SQLite's
-	 * 0644 (its -wal and -shm files take the database file's mode).
-	 */
-	int fd = open(db_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0) {
-		log_error("store", "msg=\"cannot open index\" path=%s err=%s", lq(db_path), lq(strerror(errno)));
-		goto fail;
-	}
-	close(fd);
-
 	int rc = sqlite3_open_v2(db_path, &sq->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -94,6 +83,15 @@ struct store_sq *store_sq_handle_open(const char *data_dir)
 			  lq(sq->db ? sqlite3_errmsg(sq->db) : sqlite3_errstr(rc)));
 		goto fail;
 	}
+	/*
+	 * The index holds password hashes: 0640 rather than SQLite's 0644 (its
+	 * -wal and -shm files take the database file's mode).  chmod, never
+	 * open+close: closing any descriptor of the file would drop the POSIX
+	 * locks of every other connection in this process.
+	 */
+	struct stat st;
+	if (stat(db_path, &st) == 0 && (st.st_mode & 0777) != 0640)
+		chmod(db_path, 0640);
 	sqlite3_extended_result_codes(sq->db, 1);
 	sqlite3_busy_timeout(sq->db, SQ_BUSY_TIMEOUT_MS);
 	sqlite3_db_config(sq->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);

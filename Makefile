@@ -16,8 +16,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lpthre
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wno-unused-parameter -Wformat=2 -Wvla
-BASEFLAGS := -std=c11 -D_GNU_SOURCE -Isrc -g $(WARN) $(PKG_CFLAGS) -MMD -MP
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+BASEFLAGS := -DTERN_VERSION='"$(VERSION)"' -std=c11 -D_GNU_SOURCE -Isrc -g $(WARN) $(PKG_CFLAGS) -MMD -MP
 
 # Build variants: release (build/) and sanitized (build/asan/).
 BUILD_DIR ?= build
@@ -43,7 +43,7 @@ build: $(B)/tern $(UNIT_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -DTERN_VERSION='"$(VERSION)"' -c $< -o $@
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libtern.a: $(OBJ)
 	@rm -f $@

@@ -13,6 +13,7 @@
  * is fsync'd here, the store writer's group commit makes it durable.
  */
 #include "smtp/session.h"
+#include "smtp/datascan.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -26,7 +27,6 @@
 
 #define SPOOL_FLUSH (64 * 1024)
 
-enum { D_LINE_START, D_IN_LINE, D_CR, D_DOT, D_DOT_CR };
 
 static void spool_flush(struct smtp_spool *sp)
 {
@@ -46,8 +46,9 @@ static void spool_flush(struct smtp_spool *sp)
 }
 
 /* Message content (not our headers): counted against the size limit. */
-static void emit(struct smtp_session *s, const char *p, size_t n)
+static void emit(void *ctx, const char *p, size_t n)
 {
+	struct smtp_session *s = ctx;
 	struct smtp_spool *sp = &s->spool;
 	sp->size += n;
 	if (sp->size > s->srv->cfg->smtp.max_message_size) {
@@ -61,13 +62,6 @@ static void emit(struct smtp_session *s, const char *p, size_t n)
 	buf_append(&sp->out, p, n);
 	if (sp->out.len >= SPOOL_FLUSH)
 		spool_flush(sp);
-}
-
-static void end_line(struct smtp_spool *sp)
-{
-	if (sp->line_len + 2 > SMTP_TEXT_LINE_MAX)
-		sp->too_long = true;
-	sp->line_len = 0;
 }
 
 void smtp_spool_discard(struct smtp_session *s)
@@ -131,7 +125,7 @@ static bool spool_open(struct smtp_session *s)
 		buf_printf(o, "\r\n\tfor <%s>", s->rcpts[0].address);
 	buf_printf(o, "; %s\r\n", date);
 	sp->prefix_size = o->len;
-	sp->dot_state = D_LINE_START;
+	smtp_datascan_init(&sp->scan, SMTP_TEXT_LINE_MAX);
 	return true;
 }
 
@@ -161,77 +155,6 @@ void smtp_cmd_data(struct smtp_session *s, size_t arglen)
 	smtp_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
 }
 
-/* Scan DATA bytes; returns how many were used, *end when "\r\n.\r\n" was completed. */
-static size_t scan_data(struct smtp_session *s, const char *p, size_t n, bool *end)
-{
-	struct smtp_spool *sp = &s->spool;
-	size_t i = 0;
-	while (i < n) {
-		char ch = p[i];
-		switch (sp->dot_state) {
-		case D_LINE_START:
-			if (ch == '.') {
-				sp->dot_state = D_DOT;
-				i++;
-			} else {
-				sp->dot_state = D_IN_LINE;
-			}
-			break;
-		case D_IN_LINE: {
-			size_t j = i;
-			while (j < n && p[j] != '\r' && p[j] != '\n')
-				j++;
-			if (j > i) {
-				emit(s, p + i, j - i);
-				sp->line_len += j - i;
-				i = j;
-			} else if (ch == '\r') {
-				sp->dot_state = D_CR;
-				i++;
-			} else {  /* bare LF: not a line end */
-				sp->bare_eol = true;
-				emit(s, "\n", 1);
-				sp->line_len++;
-				i++;
-			}
-			break;
-		}
-		case D_CR:
-			if (ch == '\n') {
-				emit(s, "\r\n", 2);
-				end_line(sp);
-				sp->dot_state = D_LINE_START;
-				i++;
-			} else {  /* bare CR; ch is looked at again as line content */
-				sp->bare_eol = true;
-				emit(s, "\r", 1);
-				sp->line_len++;
-				sp->dot_state = D_IN_LINE;
-			}
-			break;
-		case D_DOT:
-			if (ch == '\r') {
-				sp->dot_state = D_DOT_CR;
-				i++;
-			} else {  /* a stuffed dot: dropped (RFC 5321 §4.5.2) */
-				sp->dot_state = D_IN_LINE;
-			}
-			break;
-		case D_DOT_CR:
-			if (ch == '\n') {
-				*end = true;
-				return i + 1;
-			}
-			sp->bare_eol = true;
-			emit(s, "\r", 1);
-			sp->line_len++;
-			sp->dot_state = D_IN_LINE;
-			break;
-		}
-	}
-	return n;
-}
-
 bool smtp_data_consume(struct smtp_session *s)
 {
 	struct evbuffer *in = conn_input(s->c);
@@ -245,7 +168,7 @@ bool smtp_data_consume(struct smtp_session *s)
 		size_t used = 0;
 		bool end = false;
 		for (int i = 0; i < n && !end; i++)
-			used += scan_data(s, v[i].iov_base, v[i].iov_len, &end);
+			used += smtp_datascan_data(&s->spool.scan, v[i].iov_base, v[i].iov_len, &end, emit, s);
 		evbuffer_drain(in, used);
 		if (end) {
 			smtp_end_of_message(s);
@@ -258,25 +181,7 @@ bool smtp_data_consume(struct smtp_session *s)
 
 static void scan_chunk(struct smtp_session *s, const char *p, size_t n)
 {
-	struct smtp_spool *sp = &s->spool;
-	for (size_t i = 0; i < n; i++) {
-		char ch = p[i];
-		if (sp->prev_cr) {
-			sp->prev_cr = false;
-			if (ch == '\n') {
-				end_line(sp);
-				continue;
-			}
-			sp->bare_eol = true;
-			sp->line_len++;
-		}
-		if (ch == '\r')
-			sp->prev_cr = true;
-		else if (ch == '\n')
-			sp->bare_eol = true;
-		else
-			sp->line_len++;
-	}
+	smtp_datascan_chunk(&s->spool.scan, p, n);
 	emit(s, p, n);
 }
 
@@ -325,8 +230,7 @@ static void bdat_chunk_done(struct smtp_session *s)
 		return;
 	}
 	if (s->bdat_last) {
-		if (s->spool.prev_cr)
-			s->spool.bare_eol = true;
+		smtp_datascan_chunk_end(&s->spool.scan);
 		smtp_end_of_message(s);
 		return;
 	}

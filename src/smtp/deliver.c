@@ -165,11 +165,11 @@ void smtp_end_of_message(struct smtp_session *s)
 		refuse(s, 552, "5.3.4", "Message size exceeds fixed maximum message size", "size");
 		return;
 	}
-	if (sp->bare_eol) {
+	if (sp->scan.bare_eol) {
 		refuse(s, 550, "5.6.0", "Message refused: bare CR or LF in message data (must be CRLF)", "bare CR/LF");
 		return;
 	}
-	if (sp->too_long) {
+	if (sp->scan.too_long) {
 		refuse(s, 500, "5.5.2", "Message refused: line longer than 1000 octets", "line too long");
 		return;
 	}

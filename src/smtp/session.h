@@ -27,6 +27,7 @@
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "net/conn.h"
+#include "smtp/datascan.h"
 #include "smtp/parse.h"
 #include "store/store.h"
 
@@ -73,10 +74,8 @@ struct smtp_spool {
 	uint64_t size;                  /* message octets (after dot-unstuffing), without our trace headers */
 	uint64_t prefix_size;           /* our Return-Path + Received */
 	uint64_t return_path_size;
-	uint64_t line_len;
-	int dot_state;                  /* DATA: position relative to "\r\n.\r\n" */
-	bool prev_cr;
-	bool too_big, too_long, bare_eol, io_error;
+	struct smtp_datascan scan;      /* bare CR/LF, long lines, end of DATA */
+	bool too_big, io_error;
 };
 
 struct smtp_session {

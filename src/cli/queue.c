@@ -2,7 +2,9 @@
  * queue.c — `tern queue list|retry|delete`: the outbound queue.
  *
  *   tern queue list            id, created, sender, recipient, size,
- *                              attempts, last error; tab-separated
+ *                              attempts, last error, DSN parameters
+ *                              (notify= ret= envid= orcpt=) and tern's
+ *                              message id; tab-separated
  *   tern queue retry ID|all    due now (the scheduler picks it up)
  *   tern queue delete ID       drop without a bounce
  */
@@ -13,6 +15,40 @@
 #include <string.h>
 
 #include "lib/xalloc.h"
+
+/* DSN (RFC 3461) parameters as key=value words; NOTIFY bits as the SMTP layer stores them. */
+static void print_dsn(const struct store_queue_entry *e)
+{
+	static const char *const notify_names[] = { "NEVER", "SUCCESS", "FAILURE", "DELAY" };
+	const char *sep = "";
+	if (e->notify) {
+		fputs("notify=", stdout);
+		for (unsigned i = 0; i < 4; i++) {
+			if (e->notify & (1u << i)) {
+				printf("%s%s", sep, notify_names[i]);
+				sep = ",";
+			}
+		}
+		sep = " ";
+	}
+	if (*e->ret) {
+		printf("%sret=", sep);
+		cli_put_field(e->ret);
+		sep = " ";
+	}
+	if (*e->envid) {
+		printf("%senvid=", sep);
+		cli_put_field(e->envid);
+		sep = " ";
+	}
+	if (*e->orcpt) {
+		printf("%sorcpt=", sep);
+		cli_put_field(e->orcpt);
+		sep = " ";
+	}
+	if (!*sep)
+		putchar('-');
+}
 
 static void print_entry(void *ctx, const struct store_queue_entry *e)
 {
@@ -25,6 +61,10 @@ static void print_entry(void *ctx, const struct store_queue_entry *e)
 	cli_put_field(e->rcpt);
 	printf("\t%llu\t%u\t", (unsigned long long)e->size, e->attempts);
 	cli_put_field(e->last_error);
+	putchar('\t');
+	print_dsn(e);
+	putchar('\t');
+	cli_put_field(e->message_id);
 	putchar('\n');
 }
 

@@ -159,9 +159,19 @@ static void dispatch(struct smtp_session *s, const char *line, size_t len)
 	}
 }
 
+/*
+ * A client that keeps sending without reading our replies would make the
+ * output buffer grow without end: past this, input waits until it drains.
+ */
+#define SMTP_OUTPUT_MAX (64 * 1024)
+
 void smtp_process(struct smtp_session *s)
 {
 	while (s->c && !s->quit && s->busy == BUSY_NONE) {
+		if (conn_output_pending(s->c) > SMTP_OUTPUT_MAX) {
+			conn_notify_drained(s->c);
+			return;
+		}
 		if (s->state == ST_DATA) {
 			if (!smtp_data_consume(s))
 				return;
@@ -212,6 +222,11 @@ static void on_open(struct conn *c)
 }
 
 static void on_read(struct conn *c)
+{
+	smtp_process(c->session);
+}
+
+static void on_drained(struct conn *c)
 {
 	smtp_process(c->session);
 }
@@ -292,6 +307,7 @@ struct smtp_server *smtp_server_new(const struct config *cfg, struct store_write
 		h->open = on_open;
 		h->read = on_read;
 		h->tls_ready = on_tls_ready;
+		h->drained = on_drained;
 		h->shutdown = on_shutdown;
 		h->timeout = on_timeout;
 		h->closed = on_closed;

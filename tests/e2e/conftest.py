@@ -61,8 +61,9 @@ def client_tls_context():
 class Raw:
     """A line-level SMTP client for byte-exact tests."""
 
-    def __init__(self, port, tls=False, host="127.0.0.1", timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, tls=False, host="127.0.0.1", timeout=10, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls:
             self.sock = client_tls_context().wrap_socket(self.sock)
         self.buf = b""
@@ -253,8 +254,8 @@ class Tern:
 
     # ---- clients ---------------------------------------------------------
 
-    def raw(self, role="smtp", tls=None, greet=True):
-        r = Raw(self.ports[role], tls=(role == "submissions") if tls is None else tls)
+    def raw(self, role="smtp", tls=None, greet=True, source=None):
+        r = Raw(self.ports[role], tls=(role == "submissions") if tls is None else tls, source=source)
         if greet:
             code, _ = r.reply()
             assert code == 220

@@ -143,6 +143,44 @@ def test_per_ip_connection_limit(make_tern):
         r.close()
 
 
+def test_limit_is_per_address(make_tern):
+    t = make_tern(smtp={"max_connections_per_ip": "2"})
+    held = [t.raw(), t.raw()]
+    assert t.raw(greet=False).reply()[0] == 421
+    other = t.raw(source="127.0.0.2")   # another client is not affected
+    assert other.cmd("NOOP")[0] == 250
+    for r in held + [other]:
+        r.close()
+
+
+def test_client_that_never_reads_cannot_grow_server_memory(make_tern):
+    t = make_tern()
+    s = socket.create_connection(("127.0.0.1", t.ports["smtp"]))
+    s.setblocking(False)
+    rss_before = vmrss(t.proc.pid)
+    chunk = b"NOOP\r\n" * 10000
+    sent, stalls = 0, 0
+    deadline = time.time() + 15
+    while time.time() < deadline and stalls < 40:
+        try:
+            sent += s.send(chunk)
+            stalls = 0
+        except BlockingIOError:
+            stalls += 1
+            time.sleep(0.05)
+    assert stalls >= 40, "the server kept reading a client that never reads (%d octets)" % sent
+    assert sent < 64 << 20, sent
+    assert vmrss(t.proc.pid) - rss_before < 32 << 20
+    s.close()
+
+
+def vmrss(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def test_http_request_on_smtp_port_is_dropped(tern):
     r = tern.raw()
     r.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -84,8 +84,8 @@ def test_no_auth_on_mx_port(tern):
     r.close()
 
 
-def fail_auth(t, user, password):
-    r = t.raw("submissions")
+def fail_auth(t, user, password, source=None):
+    r = t.raw("submissions", source=source)
     r.cmd("EHLO c.example")
     started = time.time()
     code, text = r.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (user, password)))
@@ -111,6 +111,16 @@ def test_bad_credentials_same_answer_and_growing_delay(make_tern):
     s.quit()
     _, _, elapsed = fail_auth(t, "bob@example.test", "wrong")
     assert elapsed < 0.6
+
+
+def test_delay_grows_per_account_across_addresses(make_tern):
+    """Guessing one account's password from many addresses still slows down."""
+    t = make_tern(auth={"failure_delay": "200ms", "max_failure_delay": "5s"})
+    delays = [fail_auth(t, "bob@example.test", "wrong", source="127.0.0.%d" % (10 + i))[2] for i in range(4)]
+    assert delays[3] >= 1.5 and delays[2] >= 0.75, delays
+    # another account from a fresh address is not slowed by bob's counter
+    _, _, elapsed = fail_auth(t, "alice@example.test", "wrong", source="127.0.0.30")
+    assert elapsed < 0.6, elapsed
 
 
 def test_password_never_logged(make_tern):
@@ -151,6 +161,7 @@ def test_local_delivery_and_remote_queued(make_tern):
     assert b" with ESMTPSA id " in stored[0]
     q = t.cli("queue", "list").stdout
     assert "friend@remote.example" in q and "alice@example.test" in q, q
+    assert "notify=SUCCESS,FAILURE ret=HDRS envid=env42" in q, q
     assert "bob@example.test" not in q
     assert "msg=accepted" in t.log()
 

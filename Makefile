@@ -36,7 +36,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 
-.PHONY: all build unit run test test-unit test-e2e asan deps deps-test fuzz bench clean
+.PHONY: all build unit run test test-unit test-e2e asan deps deps-test fuzz bench clean FORCE
 
 all: build
 build: $(B)/tern $(UNIT_BIN)
@@ -44,6 +44,12 @@ build: $(B)/tern $(UNIT_BIN)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+# The objects that print the version are rebuilt when it changes.
+$(B)/version.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(B)/obj/src/main.o $(B)/obj/src/serve.o: $(B)/version.stamp
 
 $(B)/libtern.a: $(OBJ)
 	@rm -f $@

@@ -103,14 +103,8 @@ static void commit_done(struct smtp_session *s)
 	s->spool.path = NULL;
 	smtp_transaction_reset(s);
 	s->state = ST_READY;
-	if (!s->c)
-		return;
-	if (s->shutting_down) {
-		smtp_reply(s, 421, "4.3.2", "%s Service shutting down", s->srv->cfg->hostname);
-		smtp_close(s);
-		return;
-	}
-	smtp_process(s);
+	if (s->c)
+		smtp_process(s);   /* answers 421 first when the server is stopping */
 }
 
 static void delivery_done_on_writer(struct store_delivery *d)

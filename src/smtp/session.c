@@ -172,6 +172,11 @@ void smtp_process(struct smtp_session *s)
 			conn_notify_drained(s->c);
 			return;
 		}
+		if (s->shutting_down && s->state != ST_DATA && s->state != ST_BDAT) {
+			smtp_reply(s, 421, "4.3.2", "%s Service shutting down", s->srv->cfg->hostname);
+			smtp_close(s);
+			return;
+		}
 		if (s->state == ST_DATA) {
 			if (!smtp_data_consume(s))
 				return;

@@ -190,3 +190,15 @@ def test_swaks_starttls_auth(tern):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "235 2.7.0" in r.stdout
     assert any(b"Subject: swaks submission" in m for m in tern.bodies("bob@example.test"))
+
+
+def test_allow_plaintext_permits_auth_without_tls(make_tern):
+    t = make_tern(auth={"allow_plaintext": "yes"})
+    r = t.raw("submission")
+    r.send("EHLO c.example\r\n")
+    code, lines = r.reply()
+    assert "AUTH PLAIN LOGIN" in lines
+    code, text = r.cmd("AUTH PLAIN " + b64("\0alice@example.test\0" + PW))
+    assert code == 235, text
+    assert r.cmd("MAIL FROM:<alice@example.test>")[0] == 250
+    r.close()

@@ -14,6 +14,7 @@
  */
 #include "smtp/session.h"
 #include "smtp/datascan.h"
+#include "net/loop.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -95,7 +96,7 @@ static bool spool_open(struct smtp_session *s)
 	struct smtp_spool *sp = &s->spool;
 	smtp_spool_discard(s);
 	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/%s", store_spool_dir(smtp_store(s)), s->msgid);
+	buf_printf(&path, "%s/%u/%s", store_spool_dir(smtp_store(s)), loop_index(s->loop), s->msgid);
 	sp->fd = open(path.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (sp->fd < 0) {
 		log_error("smtp", "session=%s msg=\"cannot create spool file\" path=%s error=%s",

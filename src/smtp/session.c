@@ -18,7 +18,10 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +300,18 @@ struct smtp_server *smtp_server_new(const struct config *cfg, struct store_write
 	for (size_t i = 0; i < nloops; i++) {
 		srv->stores[i] = store_open(cfg->data_dir);
 		if (!srv->stores[i]) {
+			smtp_server_free(&srv);
+			return NULL;
+		}
+		/*
+		 * One spool directory per loop thread: creating a file takes the
+		 * directory's lock, and threads creating files side by side in one
+		 * directory queue up on it.
+		 */
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s/%zu", store_spool_dir(srv->stores[i]), i);
+		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+			log_error("smtp", "msg=\"cannot create spool directory\" path=%s error=%s", lq(dir), lq(strerror(errno)));
 			smtp_server_free(&srv);
 			return NULL;
 		}

@@ -59,7 +59,10 @@ struct store_writer;
 struct store *store_open(const char *data_dir);
 void store_close(struct store **s);
 
-/* Path of the spool directory (in data_dir) where sessions write incoming messages. */
+/*
+ * Path of the spool directory (in data_dir) where sessions write incoming
+ * messages, directly or in subdirectories one level down.
+ */
 const char *store_spool_dir(struct store *s);
 
 /*

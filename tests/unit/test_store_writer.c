@@ -420,6 +420,10 @@ static void test_recover(void **state)
 	char path[256];
 	snprintf(path, sizeof path, "%s/spool/partial", f->dir);
 	touch(path);
+	snprintf(path, sizeof path, "%s/spool/1", f->dir);   /* a loop thread's spool directory */
+	mkdir(path, 0750);
+	snprintf(path, sizeof path, "%s/spool/1/partial2", f->dir);
+	touch(path);
 	snprintf(path, sizeof path, "%s/blobs/ZZ", f->dir);
 	mkdir(path, 0750);
 	snprintf(path, sizeof path, "%s/blobs/ZZ/ZZ0000000000000000000000", f->dir);
@@ -436,7 +440,7 @@ static void test_recover(void **state)
 	assert_int_equal(count_blobs(f), 1);
 	char spooldir[128];
 	snprintf(spooldir, sizeof spooldir, "%s/spool", f->dir);
-	assert_int_equal(count_files(spooldir), 0);
+	assert_int_equal(count_files(spooldir), 0);   /* counts files in subdirectories too */
 	char *data = read_message(s, inbox_id(s, alice), 1, NULL);
 	assert_string_equal(data, "kept");
 	free(data);

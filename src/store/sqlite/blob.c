@@ -101,21 +101,28 @@ static bool before_start(const struct recover *r, const struct stat *st)
 	return st->st_ctim.tv_nsec < r->start.tv_nsec;
 }
 
-static void recover_spool(struct recover *r)
+/* Remove files in dir (path for logs) older than the recovery; descend `depth` more levels. */
+static void recover_spool_dir(struct recover *r, int dfd, const char *path, int depth)
 {
-	int dfd = open(r->sq->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = fdopendir(dfd);
 	if (!d) {
-		log_error("store", "msg=\"cannot read spool\" path=%s err=%s", lq(r->sq->spool_dir), lq(strerror(errno)));
-		if (dfd >= 0)
-			close(dfd);
+		log_error("store", "msg=\"cannot read spool\" path=%s err=%s", lq(path), lq(strerror(errno)));
+		close(dfd);
 		return;
 	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
-		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode) ||
-		    !before_start(r, &st))
+		if (e->d_name[0] == '.' || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			/* Sessions spool into one subdirectory per loop thread. */
+			int sub = depth > 0 ? openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) : -1;
+			if (sub >= 0)
+				recover_spool_dir(r, sub, e->d_name, depth - 1);
+			continue;
+		}
+		if (!before_start(r, &st))
 			continue;
 		if (unlinkat(dfd, e->d_name, 0) == 0) {
 			r->removed_spool++;
@@ -127,6 +134,16 @@ static void recover_spool(struct recover *r)
 		}
 	}
 	closedir(d);
+}
+
+static void recover_spool(struct recover *r)
+{
+	int dfd = open(r->sq->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		log_error("store", "msg=\"cannot read spool\" path=%s err=%s", lq(r->sq->spool_dir), lq(strerror(errno)));
+		return;
+	}
+	recover_spool_dir(r, dfd, r->sq->spool_dir, 1);
 }
 
 /* 1 referenced, 0 not, -1 error */

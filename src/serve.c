@@ -188,7 +188,12 @@ int serve_main(struct config *cfg)
 		return 1;
 	if (cfg->tls.cert && !tls_init(cfg->tls.cert, cfg->tls.key))
 		return 1;
-	srv.listeners = listeners_bind(cfg);
+	/* Roles whose protocol is not built yet are not bound: a port that accepts but never answers helps nobody. */
+	unsigned served = 1u << ROLE_SMTP | 1u << ROLE_SUBMISSION | 1u << ROLE_SUBMISSIONS;
+	for (int r = 0; r < ROLE_COUNT; r++)
+		if (cfg->listen[r].n && !(served & (1u << r)))
+			log_warn("main", "msg=\"listener not served by this version, not bound\" proto=%s", listen_role_names[r]);
+	srv.listeners = listeners_bind(cfg, served);
 	if (!srv.listeners)
 		goto out;
 	if (!privs_drop(cfg))
@@ -216,9 +221,6 @@ int serve_main(struct config *cfg)
 	const struct conn_handler *handlers[ROLE_COUNT] = { 0 };
 	for (int r = 0; r < ROLE_COUNT; r++)
 		handlers[r] = smtp_handler(srv.smtp, (enum listen_role)r);
-	for (int r = 0; r < ROLE_COUNT; r++)
-		if (cfg->listen[r].n && !handlers[r])
-			log_warn("main", "msg=\"listener configured but not served yet\" proto=%s", listen_role_names[r]);
 
 	srv.base = event_base_new();
 	struct event *ev_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);

@@ -73,12 +73,14 @@ static int bind_one(const struct listen_addr *a)
 	return fd;
 }
 
-struct listeners *listeners_bind(const struct config *cfg)
+struct listeners *listeners_bind(const struct config *cfg, unsigned role_mask)
 {
 	struct listeners *ls = xcalloc(1, sizeof *ls);
 	pthread_mutex_init(&ls->lock, NULL);
 	pthread_cond_init(&ls->cond, NULL);
 	for (int r = 0; r < ROLE_COUNT; r++) {
+		if (!(role_mask & (1u << r)))
+			continue;
 		for (size_t i = 0; i < cfg->listen[r].n; i++) {
 			const struct listen_addr *a = &cfg->listen[r].addrs[i];
 			int fd = bind_one(a);

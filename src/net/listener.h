@@ -18,8 +18,8 @@
 struct loop;
 struct listeners;
 
-/* Bind every address of cfg->listen.  NULL (logged) if any fails. */
-struct listeners *listeners_bind(const struct config *cfg);
+/* Bind every address of cfg->listen for the roles in role_mask (bit 1 << role).  NULL (logged) if any fails. */
+struct listeners *listeners_bind(const struct config *cfg, unsigned role_mask);
 /* Start accepting on all loops; handlers[role] serves that role (NULL: role not served). */
 void listeners_start(struct listeners *ls, struct loop **loops, size_t nloops,
 		     const struct conn_handler *const handlers[ROLE_COUNT]);

@@ -43,6 +43,7 @@ static void spool_flush(struct smtp_spool *sp)
 		}
 		off += (size_t)w;
 	}
+	sp->flushed += off;
 	buf_reset(&sp->out);
 }
 

@@ -29,11 +29,6 @@ void smtp_delivery_cleanup(struct smtp_session *s)
 	}
 	mail_meta_free(&s->meta);
 	memset(&s->meta, 0, sizeof s->meta);
-	if (s->map) {
-		munmap(s->map, s->map_len);
-		s->map = NULL;
-		s->map_len = 0;
-	}
 }
 
 /* "a@x,b@y" for the log line (cut when long). */
@@ -167,25 +162,32 @@ void smtp_end_of_message(struct smtp_session *s)
 		refuse(s, 500, "5.5.2", "Message refused: line longer than 1000 octets", "line too long");
 		return;
 	}
-	if (!smtp_spool_finish(s)) {
-		refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
-		return;
-	}
-
 	struct store_delivery *d = xcalloc(1, sizeof *d);
 	s->delivery = d;
 	build_targets(s, d);
 	uint64_t file_size = sp->prefix_size + sp->size;
-	if (d->naccounts) {
-		/* Metadata for IMAP, parsed once now from the page cache. */
-		s->map = mmap(NULL, file_size, PROT_READ, MAP_SHARED, sp->fd, 0);
-		if (s->map == MAP_FAILED) {
-			s->map = NULL;
+	/*
+	 * Metadata for IMAP, parsed once now: from the write buffer when the
+	 * whole message is still in it (most mail), else from an mmap of the
+	 * file, which the page cache serves.
+	 */
+	bool in_memory = sp->flushed == 0 && sp->out.len == file_size;
+	if (d->naccounts && in_memory) {
+		mail_meta_parse(sp->out.data, sp->out.len, &s->meta);
+		d->meta = &s->meta;
+	}
+	if (!smtp_spool_finish(s)) {
+		refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
+		return;
+	}
+	if (d->naccounts && !in_memory) {
+		void *map = mmap(NULL, file_size, PROT_READ, MAP_SHARED, sp->fd, 0);
+		if (map == MAP_FAILED) {
 			refuse(s, 451, "4.3.0", "Temporary failure, try again later", "mmap");
 			return;
 		}
-		s->map_len = file_size;
-		mail_meta_parse(s->map, file_size, &s->meta);
+		mail_meta_parse(map, file_size, &s->meta);   /* the results are copies */
+		munmap(map, file_size);
 		d->meta = &s->meta;
 	}
 	close(sp->fd);

@@ -71,6 +71,7 @@ struct smtp_spool {
 	int fd;
 	char *path;
 	struct buf out;                 /* write buffer */
+	uint64_t flushed;               /* octets already written to the file */
 	uint64_t size;                  /* message octets (after dot-unstuffing), without our trace headers */
 	uint64_t prefix_size;           /* our Return-Path + Received */
 	uint64_t return_path_size;
@@ -118,8 +119,6 @@ struct smtp_session {
 	/* the delivery in flight */
 	struct store_delivery *delivery;
 	struct mail_meta meta;
-	void *map;
-	size_t map_len;
 };
 
 /* session.c */

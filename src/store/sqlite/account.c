@@ -53,18 +53,7 @@ int64_t store_sq_account_id(struct store_sq *sq, const char *local, size_t n, co
 		return -1;
 	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, local, (int)n, SQLITE_STATIC);
-	int64_t id;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-	} else if (rc == SQLITE_DONE) {
-		id = 0;
-	} else {
-		store_sq_log_error(sq, "account lookup");
-		id = -1;
-	}
-	sqlite3_reset(st);
-	return id;
+	return store_sq_step_id(sq, st, "account lookup");
 }
 
 enum store_status store_sq_account_add(struct store *s, const char *address, const char *password_hash)

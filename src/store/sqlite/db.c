@@ -188,6 +188,22 @@ void store_sq_log_error(struct store_sq *sq, const char *what)
 		  sqlite3_extended_errcode(sq->db));
 }
 
+int64_t store_sq_step_id(struct store_sq *sq, sqlite3_stmt *st, const char *what)
+{
+	int64_t id;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+	} else if (rc == SQLITE_DONE) {
+		id = 0;
+	} else {
+		store_sq_log_error(sq, what);
+		id = -1;
+	}
+	sqlite3_reset(st);
+	return id;
+}
+
 bool store_sq_step_done(struct store_sq *sq, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);

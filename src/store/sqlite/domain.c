@@ -25,18 +25,7 @@ int64_t store_sq_domain_id(struct store_sq *sq, const char *domain)
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
-	int64_t id;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-	} else if (rc == SQLITE_DONE) {
-		id = 0;
-	} else {
-		store_sq_log_error(sq, "domain lookup");
-		id = -1;
-	}
-	sqlite3_reset(st);
-	return id;
+	return store_sq_step_id(sq, st, "domain lookup");
 }
 
 enum store_status store_sq_domain_add(struct store *s, const char *domain)

@@ -74,6 +74,8 @@ void store_sq_log_error(struct store_sq *sq, const char *what);
 
 /* Step a statement expected to return SQLITE_DONE, then reset it. */
 bool store_sq_step_done(struct store_sq *sq, sqlite3_stmt *st, const char *what);
+/* Step a bound query whose one column is an id: the id, 0 when no row, -1 on error (logged); resets st. */
+int64_t store_sq_step_id(struct store_sq *sq, sqlite3_stmt *st, const char *what);
 
 /* Column text, never NULL. */
 const char *store_sq_text(sqlite3_stmt *st, int col);

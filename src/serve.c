@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -183,6 +184,18 @@ int serve_main(struct config *cfg)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Stop signals wait until the main loop can handle them (a SIGTERM
+	 * during start-up then stops cleanly instead of killing us), and the
+	 * threads started meanwhile inherit the mask, so only the main thread
+	 * ever receives them.
+	 */
+	sigset_t stop_signals, old_mask;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
 	loop_global_init();
 	if (!privs_prepare_data_dir(cfg))
 		return 1;
@@ -232,6 +245,7 @@ int serve_main(struct config *cfg)
 
 	listeners_start(srv.listeners, srv.loops, srv.nloops, handlers);
 	loops_run(srv.loops, srv.nloops);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	log_info("main", "msg=ready version=%s listeners=%zu threads=%zu user=%s data_dir=%s",
 		 TERN_VERSION, listeners_count(srv.listeners), srv.nloops,
 		 lq(cfg->user ? cfg->user : "-"), lq(cfg->data_dir));

@@ -135,6 +135,7 @@ class Tern:
         self.cert, self.key = certs
         self.ports = {r: free_port() for r in ROLES}
         self.proc = None
+        self.log_offset = 0
         self.settings = settings
         self.write_config()
 
@@ -208,16 +209,18 @@ class Tern:
             self.wait_log("msg=ready", timeout=20)
         return self
 
-    def log(self):
+    def log(self, since=0):
         if not os.path.exists(self.logpath):
             return ""
         with open(self.logpath, "rb") as f:
+            f.seek(since)
             return f.read().decode("utf-8", "replace")
 
     def wait_log(self, pattern, timeout=10):
+        """Wait for pattern in what the current process logged."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            text = self.log()
+            text = self.log(self.log_offset)
             if re.search(pattern, text):
                 return text
             if self.proc and self.proc.poll() is not None:

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -164,6 +165,16 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 /* ---- start --------------------------------------------------------------- */
 
+/* Every connection is a descriptor: use all the hard limit allows (the soft default is often 1024). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static unsigned loop_count(const struct config *cfg)
 {
 	if (cfg->threads)
@@ -179,6 +190,7 @@ int serve_main(struct config *cfg)
 	srv.cfg = cfg;
 	int rc = 1;
 
+	raise_fd_limit();
 	if (geteuid() == 0 && !cfg->user) {
 		log_error("main", "msg=\"refusing to serve as root: set 'user' in the config\" config=%s", lq(cfg->path));
 		return 1;

@@ -31,7 +31,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_HIGH_WATERMARK (256 * 1024)
+/* Input buffered per connection while its session is busy: bounded, small. */
+#define READ_HIGH_WATERMARK (64 * 1024)
 
 /* The connections of this loop thread, for shutdown. */
 static __thread struct conn *conns;

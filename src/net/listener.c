@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -17,6 +18,8 @@
 struct accept_ctx {
 	struct loop *loop;
 	struct socket_info *si;
+	struct evconnlistener *evl;
+	struct event *pause;            /* re-enables accepting after an accept error */
 };
 
 struct socket_info {
@@ -105,11 +108,30 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	conn_accept(ctx->loop, (int)fd, ctx->si->role, ctx->si->h);
 }
 
+static void resume_accepting(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept_ctx *ctx = arg;
+	if (ctx->evl)
+		evconnlistener_enable(ctx->evl);
+}
+
+/*
+ * Out of descriptors (EMFILE, ENFILE) or memory, the pending connection
+ * stays in the backlog and the socket stays readable: accepting again at
+ * once would spin.  Pause this listener briefly instead, and say so once
+ * per pause.
+ */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
+	struct accept_ctx *ctx = arg;
 	int e = EVUTIL_SOCKET_ERROR();
-	/* EMFILE and friends: log and keep going; the listener stays armed. */
-	log_warn("net", "msg=\"accept failed\" error=%s", lq(evutil_socket_error_to_string(e)));
+	log_warn("net", "msg=\"accept failed, pausing this listener for 200ms\" error=%s",
+		 lq(evutil_socket_error_to_string(e)));
+	evconnlistener_disable(l);
+	if (!ctx->pause)
+		ctx->pause = evtimer_new(evconnlistener_get_base(l), resume_accepting, ctx);
+	struct timeval tv = { 0, 200000 };
+	evtimer_add(ctx->pause, &tv);
 }
 
 struct start_arg {
@@ -135,6 +157,7 @@ static void start_on_loop(void *arg)
 			continue;
 		}
 		evconnlistener_set_error_cb(evl, on_accept_error);
+		ctx->evl = evl;
 		ls->evls[sa->loop_i * ls->n + i] = evl;
 	}
 	free(sa);
@@ -163,6 +186,12 @@ static void stop_on_loop(void *arg)
 	struct listeners *ls = sa->ls;
 	for (size_t i = 0; i < ls->n; i++) {
 		struct evconnlistener **evl = &ls->evls[sa->loop_i * ls->n + i];
+		struct accept_ctx *ctx = &ls->ctxs[sa->loop_i * ls->n + i];
+		if (ctx->pause) {
+			event_free(ctx->pause);
+			ctx->pause = NULL;
+		}
+		ctx->evl = NULL;
 		if (*evl) {
 			evconnlistener_free(*evl);
 			*evl = NULL;

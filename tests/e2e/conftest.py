@@ -200,11 +200,17 @@ class Tern:
 
     # ---- server ----------------------------------------------------------
 
-    def start(self, wait=True):
+    def start(self, wait=True, fd_limit=None):
         self.logfile = open(self.logpath, "ab")
         self.log_offset = os.path.getsize(self.logpath)
+
+        def limit():
+            if fd_limit:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
         self.proc = subprocess.Popen([TERN, "-c", self.conf, "serve"], stdout=self.logfile,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=limit)
         if wait:
             self.wait_log("msg=ready", timeout=20)
         return self

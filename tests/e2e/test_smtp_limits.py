@@ -1,4 +1,5 @@
 """Bad input gets the exact reply code, and the server carries on."""
+import os
 import socket
 import time
 
@@ -172,6 +173,32 @@ def test_client_that_never_reads_cannot_grow_server_memory(make_tern):
     assert sent < 64 << 20, sent
     assert vmrss(t.proc.pid) - rss_before < 32 << 20
     s.close()
+
+
+def cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_does_not_spin(make_tern):
+    t = make_tern(start=False, smtp={"max_connections_per_ip": "1000"})
+    t.start(fd_limit=64)
+    held = []
+    for _ in range(80):   # more than the process may open
+        try:
+            held.append(socket.create_connection(("127.0.0.1", t.ports["smtp"]), timeout=2))
+        except OSError:
+            break
+    t.wait_log("accept failed")
+    before = cpu_seconds(t.proc.pid)
+    time.sleep(1.0)
+    assert cpu_seconds(t.proc.pid) - before < 0.5, "accept loop spinning"
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    r = t.raw()   # served again once descriptors are free
+    assert r.cmd("NOOP")[0] == 250
+    r.close()
 
 
 def vmrss(pid):

@@ -230,6 +230,8 @@ int serve_main(struct config *cfg)
 	store_recover(st);
 	store_close(&st);
 
+	if (!cfg->postmaster)
+		log_warn("main", "msg=\"no postmaster configured: postmaster@ a local domain reaches only an account or alias of that name\"");
 	srv.writer = store_writer_start(cfg->data_dir);
 	if (!srv.writer)
 		goto out;
@@ -268,8 +270,9 @@ int serve_main(struct config *cfg)
 	notify_systemd("STOPPING=1");
 	for (size_t i = 0; i < srv.nloops; i++)
 		loop_post(srv.loops[i], close_all_on_loop, NULL);
-	/* Commits still in flight complete and report to their (running) loops. */
+	/* Commits and password checks still in flight complete and report to their (running) loops. */
 	store_writer_stop(&srv.writer);
+	auth_pool_stop(&srv.auth);
 	loops_stop(srv.loops, srv.nloops);
 	srv.loops = NULL;
 	event_free(ev_term);

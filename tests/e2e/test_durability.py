@@ -89,3 +89,21 @@ def test_sigterm_finishes_message_in_flight(make_tern):
     stored = [m for m in t.bodies("alice@example.test") if b"Subject: in flight" in m]
     assert stored and stored[0].endswith(b"first half\r\nsecond half\r\n")
     assert "msg=stopped" in t.log()
+
+
+def test_sigterm_during_password_check(make_tern):
+    import base64
+    t = make_tern(auth={"failure_delay": "300ms"})
+    sessions = []
+    for password in ("secret-pw", "wrong"):
+        r = t.raw("submissions")
+        r.cmd("EHLO c.example")
+        r.send("AUTH PLAIN %s\r\n" % base64.b64encode(b"\0alice@example.test\0" + password.encode()).decode())
+        sessions.append(r)
+    t.proc.send_signal(signal.SIGTERM)
+    # each gets its answer, then the goodbye
+    assert sessions[0].reply()[0] == 235
+    assert sessions[1].reply()[0] == 535
+    for r in sessions:
+        assert r.reply()[0] == 421
+    assert t.stop() == 0

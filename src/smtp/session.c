@@ -190,8 +190,8 @@ void smtp_process(struct smtp_session *s)
 				return;
 			continue;
 		}
-		size_t max = SMTP_AUTH_LINE_MAX;
-		enum conn_line r = conn_read_line(s->c, max, &s->line);
+		/* AUTH lines may be long (RFC 4954 §4); dispatch() holds other commands to 512. */
+		enum conn_line r = conn_read_line(s->c, SMTP_AUTH_LINE_MAX, &s->line);
 		if (r == CONN_LINE_NONE)
 			return;
 		if (r == CONN_LINE_TOOLONG) {

@@ -206,31 +206,29 @@ void auth_throttle_set_clock(uint64_t (*clock)(void))
 	pthread_mutex_unlock(&throttle_mu);
 }
 
+/* Count one more failure for tag (0: none); returns the new count.  Under throttle_mu. */
+static uint32_t bump(struct throttle_table *t, uint64_t tag, uint64_t now)
+{
+	if (!tag)
+		return 0;
+	struct throttle_entry *e = table_get(t, tag, now);
+	if (e->count < THROTTLE_COUNT_MAX)
+		e->count++;
+	e->last_ms = now;
+	return e->count;
+}
+
 uint64_t auth_throttle_failure(const char *ip, const char *user)
 {
 	pthread_once(&throttle_once, throttle_init_key);
 	uint64_t ip_tag = ip != NULL ? throttle_tag(ip, false) : 0;
 	uint64_t user_tag = user != NULL ? throttle_tag(user, true) : 0;
-	uint32_t n = 0;
 
 	pthread_mutex_lock(&throttle_mu);
 	uint64_t now = throttle_clock();
-	if (ip_tag) {
-		struct throttle_entry *e = table_get(&ip_table, ip_tag, now);
-		if (e->count < THROTTLE_COUNT_MAX)
-			e->count++;
-		e->last_ms = now;
-		n = e->count;
-	}
-	if (user_tag) {
-		struct throttle_entry *e = table_get(&user_table, user_tag, now);
-		if (e->count < THROTTLE_COUNT_MAX)
-			e->count++;
-		e->last_ms = now;
-		if (e->count > n)
-			n = e->count;
-	}
-	uint64_t d = delay_for(n);
+	uint32_t n_ip = bump(&ip_table, ip_tag, now);
+	uint32_t n_user = bump(&user_table, user_tag, now);
+	uint64_t d = delay_for(n_ip > n_user ? n_ip : n_user);
 	pthread_mutex_unlock(&throttle_mu);
 	return d;
 }

@@ -36,7 +36,6 @@
 
 /* The connections of this loop thread, for shutdown. */
 static __thread struct conn *conns;
-static __thread size_t nconns;
 static size_t total_conns;   /* all loops; atomic */
 
 static void on_read(struct bufferevent *bev, void *arg);
@@ -104,7 +103,6 @@ static void link_conn(struct conn *c)
 	if (conns)
 		conns->prev = c;
 	conns = c;
-	nconns++;
 	__atomic_add_fetch(&total_conns, 1, __ATOMIC_RELAXED);
 }
 
@@ -117,7 +115,6 @@ static void unlink_conn(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	nconns--;
 	__atomic_sub_fetch(&total_conns, 1, __ATOMIC_RELAXED);
 }
 
@@ -458,10 +455,6 @@ void conn_close_all(void)
 		finish(conns, CONN_END_SHUTDOWN);
 }
 
-size_t conn_count(void)
-{
-	return nconns;
-}
 
 size_t conn_total(void)
 {

@@ -111,8 +111,6 @@ int conn_tls_bits(struct conn *c);
 void conn_shutdown_all(void);
 /* Force-close every connection of the calling loop. */
 void conn_close_all(void);
-/* Connections open on the calling loop. */
-size_t conn_count(void);
 /* Connections open on all loops (any thread). */
 size_t conn_total(void);
 

@@ -29,8 +29,6 @@ void smtp_cmd_helo(struct smtp_session *s, bool ehlo, const char *args, size_t l
 		smtp_reply_error(s, err.code, err.enhanced, "%s", err.text);
 		return;
 	}
-	if (s->state == ST_DATA || s->state == ST_BDAT)
-		return;
 	smtp_transaction_reset(s);
 	memcpy(s->helo, args, len);
 	s->helo[len] = '\0';

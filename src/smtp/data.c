@@ -263,7 +263,6 @@ bool smtp_bdat_consume(struct smtp_session *s)
 			if (!s->bdat_discard)
 				scan_chunk(s, v[i].iov_base, take);
 			s->bdat_remaining -= take;
-			s->bdat_received += take;
 			used += take;
 		}
 		evbuffer_drain(in, used);

@@ -109,7 +109,6 @@ struct smtp_session {
 	struct smtp_spool spool;
 	bool bdat_used;
 	bool bdat_last;
-	uint64_t bdat_received;         /* octets of all chunks so far */
 	uint64_t bdat_chunk;            /* size of the current chunk */
 	bool bdat_discard;              /* the current chunk is read and dropped, then refused */
 	enum smtp_state bdat_return;    /* state after a discarded chunk */

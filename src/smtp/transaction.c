@@ -36,7 +36,6 @@ void smtp_transaction_reset(struct smtp_session *s)
 	memset(&s->mail, 0, sizeof s->mail);
 	s->msgid[0] = '\0';
 	s->bdat_used = s->bdat_last = false;
-	s->bdat_received = 0;
 	smtp_spool_discard(s);
 	smtp_delivery_cleanup(s);
 	if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA || s->state == ST_BDAT)
@@ -113,15 +112,10 @@ static void take_resolution(struct smtp_rcpt *rcpt, struct store_rcpt *res)
 	res->nremote = 0;
 }
 
-/* Resolve a local recipient, with the postmaster rule; STORE_NOTFOUND if nobody. */
-static enum store_status resolve_local(struct smtp_session *s, const char *address, const char *localpart,
-				       struct store_rcpt *res)
+/* The configured postmaster: its local recipients, or the address itself for the queue. */
+static enum store_status resolve_postmaster(struct smtp_session *s, struct store_rcpt *res)
 {
 	struct store *st = smtp_store(s);
-	enum store_status rc = store_resolve_rcpt(st, address, res);
-	if (rc != STORE_NOTFOUND || strcasecmp(localpart, "postmaster") != 0 || !s->srv->cfg->postmaster)
-		return rc;
-	/* RFC 5321 §4.5.1: postmaster@ every local domain must be deliverable. */
 	const char *pm = s->srv->cfg->postmaster;
 	const char *at = strrchr(pm, '@');
 	if (at && store_domain_is_local(st, at + 1))
@@ -129,6 +123,17 @@ static enum store_status resolve_local(struct smtp_session *s, const char *addre
 	res->remote[0] = xstrdup(pm);
 	res->nremote = 1;
 	return STORE_OK;
+}
+
+/* Resolve a local recipient, with the postmaster rule; STORE_NOTFOUND if nobody. */
+static enum store_status resolve_local(struct smtp_session *s, const char *address, const char *localpart,
+				       struct store_rcpt *res)
+{
+	enum store_status rc = store_resolve_rcpt(smtp_store(s), address, res);
+	if (rc != STORE_NOTFOUND || strcasecmp(localpart, "postmaster") != 0 || !s->srv->cfg->postmaster)
+		return rc;
+	/* RFC 5321 §4.5.1: postmaster@ every local domain must be deliverable. */
+	return resolve_postmaster(s, res);
 }
 
 void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
@@ -153,7 +158,6 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	struct store_rcpt res;
 	memset(&res, 0, sizeof res);
 	enum store_status rc;
-	char pmaddr[SMTP_MAX_PATH * 2 + 8];
 	const char *address = r.path.address;
 
 	if (r.path.postmaster) {
@@ -162,14 +166,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 			reject_rcpt(s, &r, 550, "5.1.1", "Recipient address rejected: User unknown", "no postmaster");
 			return;
 		}
-		snprintf(pmaddr, sizeof pmaddr, "%s", cfg->postmaster);
-		address = pmaddr;
-		const char *at = strrchr(pmaddr, '@');
-		rc = at && store_domain_is_local(st, at + 1) ? store_resolve_rcpt(st, pmaddr, &res) : STORE_OK;
-		if (rc == STORE_OK && res.naccounts == 0 && res.nremote == 0) {
-			res.remote[0] = xstrdup(pmaddr);
-			res.nremote = 1;
-		}
+		address = cfg->postmaster;
+		rc = resolve_postmaster(s, &res);
 	} else {
 		bool local = !r.path.address_literal && store_domain_is_local(st, r.path.domain);
 		if ((r.path.source_route || r.path.relay_hack || !local) && !s->authenticated) {

@@ -8,7 +8,8 @@ set -eu
 
 BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
  libargon2-dev libcrypt-dev libinih-dev zlib1g-dev libidn2-dev libunistring-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks curl clang libclang-rt-14-dev procps"
+TEST="libcmocka-dev python3 python3-pytest swaks curl clang libclang-rt-14-dev procps
+ isync fetchmail"
 BENCH="postfix"
 
 case "${1:-build}" in

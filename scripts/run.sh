@@ -48,6 +48,10 @@ key = $VAR/key.pem
 smtp = 127.0.0.1:2525
 submission = 127.0.0.1:2587
 submissions = 127.0.0.1:2465
+imap = 127.0.0.1:2143
+imaps = 127.0.0.1:2993
+pop3 = 127.0.0.1:2110
+pop3s = 127.0.0.1:2995
 
 [log]
 level = info
@@ -76,11 +80,14 @@ cat <<INFO
   SMTP (MX)          127.0.0.1:2525
   submission         127.0.0.1:2587 (STARTTLS, AUTH)
   submissions        127.0.0.1:2465 (TLS, AUTH)
+  IMAP               127.0.0.1:2143 (STARTTLS), 127.0.0.1:2993 (TLS)
+  POP3               127.0.0.1:2110 (STLS), 127.0.0.1:2995 (TLS)
 
   try:  swaks --server 127.0.0.1:2525 --to demo@demo.test
         swaks --server 127.0.0.1:2587 -tls --auth-user demo@demo.test --auth-password '$PASSWORD' \\
               --from demo@demo.test --to someone@example.org
         $TERN -c $VAR/tern.conf mail list demo@demo.test
+        curl -k --user 'demo@demo.test:$PASSWORD' 'imaps://127.0.0.1:2993/INBOX;UID=1'
 
   Ctrl-C stops the server.
 

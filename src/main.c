@@ -38,6 +38,7 @@ static void usage(FILE *f)
 	      "  domain add|del|list [DOMAIN]\n"
 	      "  user add|passwd ADDRESS [--password-stdin]\n"
 	      "  user del|list [ADDRESS|DOMAIN]\n"
+	      "  user quota ADDRESS [--storage SIZE] [--messages N]\n"
 	      "  alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list\n"
 	      "  mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID\n"
 	      "  queue list | queue retry ID|all | queue delete ID\n"

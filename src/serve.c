@@ -18,6 +18,8 @@
 #include "net/listener.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "imap/imap.h"
+#include "pop3/pop3.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -43,6 +45,8 @@ struct server {
 	struct store_writer *writer;
 	struct auth_pool *auth;
 	struct smtp_server *smtp;
+	struct pop3_server *pop3;
+	struct imap_server *imap;
 	uint64_t stop_started;
 	bool stopping;
 	struct event *stop_timer;
@@ -213,12 +217,7 @@ int serve_main(struct config *cfg)
 		return 1;
 	if (cfg->tls.cert && !tls_init(cfg->tls.cert, cfg->tls.key))
 		return 1;
-	/* Roles whose protocol is not built yet are not bound: a port that accepts but never answers helps nobody. */
-	unsigned served = 1u << ROLE_SMTP | 1u << ROLE_SUBMISSION | 1u << ROLE_SUBMISSIONS;
-	for (int r = 0; r < ROLE_COUNT; r++)
-		if (cfg->listen[r].n && !(served & (1u << r)))
-			log_warn("main", "msg=\"listener not served by this version, not bound\" proto=%s", listen_role_names[r]);
-	srv.listeners = listeners_bind(cfg, served);
+	srv.listeners = listeners_bind(cfg, ~0u);    /* every protocol is served */
 	if (!srv.listeners)
 		goto out;
 	if (!privs_drop(cfg))
@@ -244,10 +243,22 @@ int serve_main(struct config *cfg)
 	srv.smtp = smtp_server_new(cfg, srv.writer, srv.auth, srv.nloops);
 	if (!srv.smtp)
 		goto out;
+	srv.pop3 = pop3_server_new(cfg, srv.writer, srv.auth, srv.nloops);
+	if (!srv.pop3)
+		goto out;
+	srv.imap = imap_server_new(cfg, srv.writer, srv.auth, srv.nloops);
+	if (!srv.imap)
+		goto out;
 
+	/* Each protocol claims its own roles (NULL for the others). */
 	const struct conn_handler *handlers[ROLE_COUNT] = { 0 };
-	for (int r = 0; r < ROLE_COUNT; r++)
+	for (int r = 0; r < ROLE_COUNT; r++) {
 		handlers[r] = smtp_handler(srv.smtp, (enum listen_role)r);
+		if (!handlers[r])
+			handlers[r] = pop3_handler(srv.pop3, (enum listen_role)r);
+		if (!handlers[r])
+			handlers[r] = imap_handler(srv.imap, (enum listen_role)r);
+	}
 
 	srv.base = event_base_new();
 	struct event *ev_term = evsignal_new(srv.base, SIGTERM, on_stop_signal, &srv);
@@ -288,6 +299,8 @@ out:
 	if (srv.loops)
 		loops_stop(srv.loops, srv.nloops);
 	smtp_server_free(&srv.smtp);
+	pop3_server_free(&srv.pop3);
+	imap_server_free(&srv.imap);
 	if (srv.auth)
 		auth_pool_stop(&srv.auth);
 	if (srv.writer)

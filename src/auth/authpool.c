@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,20 @@ void auth_verify(struct auth_pool *p, struct auth_request *r)
 	p->tail = job;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+struct auth_request *auth_request_new(const char *ip, const char *authzid, const char *user, const char *password,
+				      size_t password_len, void (*done)(struct auth_request *r), void *arg)
+{
+	struct auth_request *r = xcalloc(1, sizeof *r);
+	snprintf(r->ip, sizeof r->ip, "%s", ip);
+	snprintf(r->authzid, sizeof r->authzid, "%s", authzid);
+	snprintf(r->user, sizeof r->user, "%s", user);
+	r->password = xmemdup0(password, password_len);
+	r->password_len = password_len;
+	r->done = done;
+	r->arg = arg;
+	return r;
 }
 
 void auth_request_clear(struct auth_request *r)

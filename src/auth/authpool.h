@@ -54,6 +54,10 @@ void auth_pool_stop(struct auth_pool **p);
 /* Queue r; r must stay valid until done(r) has been called. */
 void auth_verify(struct auth_pool *p, struct auth_request *r);
 
+/* A request (malloc'd) with the inputs copied, the password too. */
+struct auth_request *auth_request_new(const char *ip, const char *authzid, const char *user, const char *password,
+				      size_t password_len, void (*done)(struct auth_request *r), void *arg);
+
 /* Wipe and free the password. */
 void auth_request_clear(struct auth_request *r);
 

@@ -27,7 +27,8 @@ static const struct group {
 	const char *usage;
 } groups[] = {
 	{ "domain", cli_domain_cmd, "domain add|del DOMAIN | domain list" },
-	{ "user", cli_user_cmd, "user add|passwd ADDRESS [--password-stdin] | user del ADDRESS | user list [DOMAIN]" },
+	{ "user", cli_user_cmd, "user add|passwd ADDRESS [--password-stdin] | user del ADDRESS | user list [DOMAIN]"
+				" | user quota ADDRESS [--storage SIZE] [--messages N]" },
 	{ "alias", cli_alias_cmd, "alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list" },
 	{ "mail", cli_mail_cmd, "mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID" },
 	{ "queue", cli_queue_cmd, "queue list | queue retry ID|all | queue delete ID" },

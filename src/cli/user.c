@@ -1,11 +1,17 @@
 /*
- * user.c — `tern user add|passwd|del|list`: accounts.
+ * user.c — `tern user add|passwd|del|list|quota`: accounts.
  *
  * Passwords never come from the command line: with --password-stdin one
  * line is read from standard input (for scripts); otherwise the password
  * is asked twice on the controlling terminal with echo off.  The clear
  * text lives in fixed buffers that are wiped before returning; only the
  * argon2id hash (auth/password.h) reaches the store.
+ *
+ * `tern user quota ADDRESS` prints the account's usage and limits, one
+ * line each, tab-separated: "storage USED LIMIT" (octets) and "messages
+ * USED LIMIT", LIMIT being "unlimited" for 0.  With --storage SIZE (K/M/G
+ * suffixes) and/or --messages N it sets those limits instead (0 =
+ * unlimited), keeping the one not given.
  */
 #include "cli/cli_int.h"
 
@@ -19,6 +25,7 @@
 #include <unistd.h>
 
 #include "auth/password.h"
+#include "lib/config.h"
 
 #define PASSWORD_MAX 1024
 
@@ -260,6 +267,70 @@ static int user_list(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+static void print_quota_line(const char *what, uint64_t used, uint64_t limit)
+{
+	if (limit)
+		printf("%s\t%llu\t%llu\n", what, (unsigned long long)used, (unsigned long long)limit);
+	else
+		printf("%s\t%llu\tunlimited\n", what, (unsigned long long)used);
+}
+
+static int user_quota(struct cli *c, int argc, char **argv)
+{
+	static const char usage[] = "ADDRESS [--storage SIZE] [--messages N]";
+	const char *arg = NULL, *storage_arg = NULL, *messages_arg = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--storage") == 0 && i + 1 < argc && !storage_arg)
+			storage_arg = argv[++i];
+		else if (strcmp(argv[i], "--messages") == 0 && i + 1 < argc && !messages_arg)
+			messages_arg = argv[++i];
+		else if (argv[i][0] == '-' || arg)
+			return cli_usage(c, usage);
+		else
+			arg = argv[i];
+	}
+	if (!arg)
+		return cli_usage(c, usage);
+	uint64_t storage = 0, messages = 0;
+	if (storage_arg && (!config_parse_size(storage_arg, &storage) || storage > INT64_MAX))
+		return cli_fail(c, CLI_USER_ERROR, "invalid size '%.40s' (like 500M, 0 = unlimited)", storage_arg);
+	int64_t n = 0;
+	if (messages_arg && !cli_parse_id(messages_arg, 0, INT64_MAX, &n))
+		return cli_fail(c, CLI_USER_ERROR, "invalid number of messages '%.40s'", messages_arg);
+	messages = (uint64_t)n;
+	char *address = cli_address(arg, false);
+	if (!address)
+		return cli_fail(c, CLI_USER_ERROR, "invalid address '%.320s'", arg);
+	struct store *s = cli_store(c);
+	int rc = CLI_INTERNAL;
+	char what[400];
+	snprintf(what, sizeof what, "account %s", address);
+	if (!s)
+		goto out;
+	struct store_account a;
+	enum store_status st = store_account_get(s, address, &a);
+	store_account_clear(&a);
+	if (st != STORE_OK) {
+		rc = st == STORE_INVALID ? cli_fail(c, CLI_USER_ERROR, "invalid address '%.320s'", arg)
+					 : cli_status(c, st, what);
+		goto out;
+	}
+	if (storage_arg || messages_arg) {
+		rc = cli_status(c, store_quota_set(s, address, storage_arg ? storage : a.quota_storage,
+						   messages_arg ? messages : a.quota_messages), what);
+		goto out;
+	}
+	struct store_quota q;
+	rc = cli_status(c, store_quota_get(s, a.id, &q), what);
+	if (rc == CLI_OK) {
+		print_quota_line("storage", q.storage_used, q.storage_limit);
+		print_quota_line("messages", q.messages_used, q.messages_limit);
+	}
+out:
+	free(address);
+	return rc;
+}
+
 int cli_user_cmd(struct cli *c, int argc, char **argv)
 {
 	const char *sub = argv[0];
@@ -271,5 +342,7 @@ int cli_user_cmd(struct cli *c, int argc, char **argv)
 		return user_del(c, argc, argv);
 	if (strcmp(sub, "list") == 0)
 		return user_list(c, argc, argv);
+	if (strcmp(sub, "quota") == 0)
+		return user_quota(c, argc, argv);
 	return cli_unknown(c);
 }

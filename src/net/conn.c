@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Input buffered per connection while its session is busy: bounded, small. */
 #define READ_HIGH_WATERMARK (64 * 1024)
@@ -163,9 +164,134 @@ void conn_accept(struct loop *loop, int fd, enum listen_role role, const struct 
 	h->open(c);
 }
 
+/* ---- COMPRESS=DEFLATE --------------------------------------------------------------
+ *
+ * A layer inside the connection rather than a filter bufferevent, so the
+ * socket's own output buffer stays the one that "drained" and
+ * conn_output_pending talk about.  Output is deflated as it is written
+ * (flushed per write: IMAP is interactive); input is inflated lazily,
+ * when the protocol asks for it, and at most ZIN_MAX ahead, so a small
+ * compressed request cannot expand into unbounded memory.
+ */
+#define Z_CHUNK 16384
+#define ZIN_MAX (256 * 1024)
+
+struct zlayer {
+	z_stream in, out;
+	struct evbuffer *plain;     /* inflated input not yet read by the protocol */
+	bool owed;                  /* the last inflate filled its output: it may hold more */
+	bool broken;
+};
+
+static void zlayer_free(struct conn *c)
+{
+	struct zlayer *z = c->zctx;
+	if (!z)
+		return;
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	evbuffer_free(z->plain);
+	free(z);
+	c->zctx = NULL;
+}
+
+static void deflate_write(struct conn *c, const void *p, size_t n)
+{
+	struct zlayer *z = c->zctx;
+	if (z->broken)
+		return;
+	struct evbuffer *dst = bufferevent_get_output(c->bev);
+	z->out.next_in = (Bytef *)(uintptr_t)p;
+	z->out.avail_in = (uInt)n;
+	do {
+		struct evbuffer_iovec v;
+		if (evbuffer_reserve_space(dst, Z_CHUNK, &v, 1) < 1) {
+			z->broken = true;
+			return;
+		}
+		uInt room = (uInt)(v.iov_len < Z_CHUNK ? v.iov_len : Z_CHUNK);
+		z->out.next_out = v.iov_base;
+		z->out.avail_out = room;
+		int rc = deflate(&z->out, Z_SYNC_FLUSH);
+		v.iov_len = room - z->out.avail_out;
+		evbuffer_commit_space(dst, &v, 1);
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			z->broken = true;
+			return;
+		}
+	} while (z->out.avail_out == 0 || z->out.avail_in > 0);
+}
+
+/* Inflate what has arrived, up to ZIN_MAX of plain input waiting. */
+static void inflate_pending(struct conn *c)
+{
+	struct zlayer *z = c->zctx;
+	struct evbuffer *src = bufferevent_get_input(c->bev);
+	while (!z->broken && evbuffer_get_length(z->plain) < ZIN_MAX) {
+		struct evbuffer_iovec in = { 0 }, out;
+		/* Inflate can owe output for input it has already taken (a long match): ask with none. */
+		if (!evbuffer_get_length(src) && !z->owed)
+			break;
+		if (evbuffer_get_length(src) && evbuffer_peek(src, -1, NULL, &in, 1) < 1)
+			break;
+		if (evbuffer_reserve_space(z->plain, Z_CHUNK, &out, 1) < 1)
+			break;
+		uInt room = (uInt)(out.iov_len < Z_CHUNK ? out.iov_len : Z_CHUNK);
+		z->in.next_in = in.iov_base;
+		z->in.avail_in = (uInt)in.iov_len;
+		z->in.next_out = out.iov_base;
+		z->in.avail_out = room;
+		int rc = inflate(&z->in, Z_SYNC_FLUSH);
+		size_t used = in.iov_len - z->in.avail_in;
+		out.iov_len = room - z->in.avail_out;
+		z->owed = z->in.avail_out == 0;
+		evbuffer_commit_space(z->plain, &out, 1);
+		evbuffer_drain(src, used);
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			/* Garbage or a finished stream: nothing more can be read on this connection. */
+			log_info("net", "session=%s msg=\"compressed input invalid\" ip=%s", c->id, c->peer_ip);
+			z->broken = true;
+			evbuffer_drain(src, evbuffer_get_length(src));
+			break;
+		}
+		if (used == 0 && out.iov_len == 0) {
+			z->owed = false;
+			break;
+		}
+	}
+}
+
+bool conn_compress(struct conn *c)
+{
+	if (!c->bev || c->zctx)
+		return false;
+	struct zlayer *z = xcalloc(1, sizeof *z);
+	/*
+	 * Raw deflate both ways (RFC 4978 §4).  Inflate takes any window the
+	 * client chose; our deflate uses a small window and little memory, so
+	 * a compressed idle connection stays cheap.
+	 */
+	if (inflateInit2(&z->in, -15) != Z_OK) {
+		free(z);
+		return false;
+	}
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -11, 3, Z_DEFAULT_STRATEGY) != Z_OK) {
+		inflateEnd(&z->in);
+		free(z);
+		return false;
+	}
+	z->plain = evbuffer_new();
+	c->zctx = z;
+	return true;
+}
+
 void conn_write(struct conn *c, const void *p, size_t n)
 {
-	if (c->bev && !c->closing)
+	if (!c->bev || c->closing)
+		return;
+	if (c->zctx)
+		deflate_write(c, p, n);
+	else
 		bufferevent_write(c->bev, p, n);
 }
 
@@ -173,15 +299,58 @@ void conn_printf(struct conn *c, const char *fmt, ...)
 {
 	if (!c->bev || c->closing)
 		return;
+	struct buf b = BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	conn_write(c, b.data, b.len);
+	buf_free(&b);
 }
 
 struct evbuffer *conn_input(struct conn *c)
 {
+	if (c->zctx) {
+		inflate_pending(c);
+		return ((struct zlayer *)c->zctx)->plain;
+	}
 	return bufferevent_get_input(c->bev);
+}
+
+bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t length)
+{
+	if (!c->bev || c->closing)
+		return true;
+	if (length == 0)
+		return true;
+	if (c->zctx) {
+		/* Compressed: the bytes must pass through deflate, a chunk at a time. */
+		char chunk[Z_CHUNK];
+		while (length) {
+			size_t want = length < sizeof chunk ? (size_t)length : sizeof chunk;
+			ssize_t r = pread(fd, chunk, want, (off_t)offset);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return false;
+			deflate_write(c, chunk, (size_t)r);
+			offset += (uint64_t)r;
+			length -= (uint64_t)r;
+		}
+		return true;
+	}
+	int copy = dup(fd);
+	if (copy < 0)
+		return false;
+	/*
+	 * A file segment is read (or mapped) only as the socket takes it, so a
+	 * large message part never sits whole in this process's memory.
+	 */
+	if (evbuffer_add_file(bufferevent_get_output(c->bev), copy, (ev_off_t)offset, (ev_off_t)length) != 0) {
+		close(copy);
+		return false;
+	}
+	return true;
 }
 
 size_t conn_output_pending(struct conn *c)
@@ -217,7 +386,7 @@ void conn_close(struct conn *c)
 
 enum conn_line conn_read_line(struct conn *c, size_t max, struct buf *line)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = conn_input(c);
 	for (;;) {
 		size_t eol_len = 0;
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
@@ -428,6 +597,7 @@ static void finish(struct conn *c, enum conn_end why)
 	c->closing = true;
 	c->h->closed(c, why);
 	log_info("net", "session=%s msg=disconnect ip=%s reason=%s", c->id, c->peer_ip, end_names[why]);
+	zlayer_free(c);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->counted)

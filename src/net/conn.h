@@ -49,6 +49,7 @@ struct conn_handler {
 struct conn {
 	struct loop *loop;
 	struct bufferevent *bev;
+	void *zctx;                 /* COMPRESS=DEFLATE streams, NULL when off */
 	const struct conn_handler *h;
 	void *session;
 	enum listen_role role;
@@ -94,6 +95,18 @@ enum conn_line conn_read_line(struct conn *c, size_t max, struct buf *line);
  * plaintext before the handshake (STARTTLS injection).  tls_ready() follows.
  */
 void conn_starttls(struct conn *c);
+/*
+ * Queue length octets of fd from offset (fd is duplicated; the caller keeps
+ * its own).  false when the file cannot be queued.
+ */
+bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t length);
+/*
+ * COMPRESS=DEFLATE (RFC 4978): from now on both directions are raw
+ * deflate streams.  Output queued before the call (the OK) goes out
+ * uncompressed; input already received is inflated.  false when zlib cannot
+ * be set up (nothing changed then).
+ */
+bool conn_compress(struct conn *c);
 /* Call handler->drained once the output buffer is empty. */
 void conn_notify_drained(struct conn *c);
 /* Bytes queued for output and not yet sent. */

@@ -74,14 +74,9 @@ static void auth_done_on_worker(struct auth_request *r)
 /* The SASL exchange is complete: check the credentials asynchronously. */
 static void verify(struct smtp_session *s)
 {
-	struct auth_request *r = xcalloc(1, sizeof *r);
-	snprintf(r->ip, sizeof r->ip, "%s", s->c->peer_ip);
-	snprintf(r->authzid, sizeof r->authzid, "%s", sasl_authzid(s->sasl));
-	snprintf(r->user, sizeof r->user, "%s", sasl_authcid(s->sasl));
-	r->password = xmemdup0(sasl_password(s->sasl), sasl_password_len(s->sasl));
-	r->password_len = sasl_password_len(s->sasl);
-	r->done = auth_done_on_worker;
-	r->arg = s;
+	struct auth_request *r = auth_request_new(s->c->peer_ip, sasl_authzid(s->sasl), sasl_authcid(s->sasl),
+						  sasl_password(s->sasl), sasl_password_len(s->sasl),
+						  auth_done_on_worker, s);
 	sasl_free(&s->sasl);
 	s->areq = r;
 	s->busy = BUSY_AUTH;

@@ -296,25 +296,10 @@ struct smtp_server *smtp_server_new(const struct config *cfg, struct store_write
 	srv->writer = writer;
 	srv->auth = auth;
 	srv->nstores = nloops;
-	srv->stores = xcalloc(nloops, sizeof *srv->stores);
-	for (size_t i = 0; i < nloops; i++) {
-		srv->stores[i] = store_open(cfg->data_dir);
-		if (!srv->stores[i]) {
-			smtp_server_free(&srv);
-			return NULL;
-		}
-		/*
-		 * One spool directory per loop thread: creating a file takes the
-		 * directory's lock, and threads creating files side by side in one
-		 * directory queue up on it.
-		 */
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s/%zu", store_spool_dir(srv->stores[i]), i);
-		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-			log_error("smtp", "msg=\"cannot create spool directory\" path=%s error=%s", lq(dir), lq(strerror(errno)));
-			smtp_server_free(&srv);
-			return NULL;
-		}
+	srv->stores = store_open_per_loop(cfg->data_dir, nloops);
+	if (!srv->stores) {
+		smtp_server_free(&srv);
+		return NULL;
 	}
 	static const char *const names[3] = { "smtp", "submission", "submissions" };
 	for (int i = 0; i < 3; i++) {
@@ -350,9 +335,7 @@ void smtp_server_free(struct smtp_server **psrv)
 	struct smtp_server *srv = *psrv;
 	if (!srv)
 		return;
-	for (size_t i = 0; i < srv->nstores; i++)
-		store_close(&srv->stores[i]);
-	free(srv->stores);
+	store_close_per_loop(&srv->stores, srv->nstores);
 	free(srv);
 	*psrv = NULL;
 }

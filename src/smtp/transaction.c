@@ -194,6 +194,19 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 		return;
 	}
 
+	/*
+	 * A full mailbox is refused here, with the declared SIZE when there is
+	 * one, rather than after the client has sent the whole message; the
+	 * store checks again with the real size when it commits.
+	 */
+	for (size_t i = 0; i < res.naccounts; i++) {
+		if (store_quota_check(st, res.account_ids[i], s->mail.size_given ? s->mail.size : 0) == STORE_QUOTA) {
+			store_rcpt_clear(&res);
+			reject_rcpt(s, &r, 452, "4.2.2", "Mailbox full, try again later", "quota");
+			return;
+		}
+	}
+
 	s->rcpts = xrealloc(s->rcpts, (s->nrcpts + 1) * sizeof *s->rcpts);
 	struct smtp_rcpt *rcpt = &s->rcpts[s->nrcpts++];
 	memset(rcpt, 0, sizeof *rcpt);

@@ -2,7 +2,9 @@
  * backend.h — the vtable a store backend implements (see store.h for the
  * meaning of each call).  store.c dispatches through it; the SQLite backend
  * (store/sqlite/) is the only one for now, a PostgreSQL one can sit beside
- * it without touching callers.
+ * it without touching callers.  Change notification and mailbox locks
+ * (store_watch_*, store_notify, store_mailbox_lock) are in-process state
+ * shared by every backend (store/notify.c), not in this table.
  */
 #ifndef TERN_STORE_BACKEND_H
 #define TERN_STORE_BACKEND_H
@@ -38,6 +40,35 @@ struct store_ops {
 	enum store_status (*mailbox_list)(struct store *s, int64_t account_id, store_mailbox_cb cb, void *ctx);
 	enum store_status (*message_list)(struct store *s, int64_t mailbox_id, store_message_cb cb, void *ctx);
 	enum store_status (*message_open)(struct store *s, int64_t mailbox_id, uint32_t uid, int *fd, uint64_t *size);
+
+	enum store_status (*mailbox_infos)(struct store *s, int64_t account_id, store_mailbox_info_cb cb, void *ctx);
+	enum store_status (*mailbox_info)(struct store *s, int64_t account_id, const char *name,
+					  store_mailbox_info_cb cb, void *ctx);
+	enum store_status (*mailbox_create)(struct store *s, int64_t account_id, const char *name,
+					    const char *special_use);
+	enum store_status (*mailbox_delete)(struct store *s, int64_t account_id, const char *name);
+	enum store_status (*mailbox_rename)(struct store *s, int64_t account_id, const char *from, const char *to);
+	enum store_status (*mailbox_subscribe)(struct store *s, int64_t account_id, const char *name, bool on);
+	enum store_status (*mailbox_uids)(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
+					  uint64_t *highestmodseq, uint32_t *first_unseen);
+	enum store_status (*message_range)(struct store *s, int64_t mailbox_id, uint32_t uid_lo, uint32_t uid_hi,
+					   size_t limit, store_message_data_cb cb, void *ctx);
+	enum store_status (*blob_open)(struct store *s, const char *blob_id, int *fd);
+	enum store_status (*mailbox_changes)(struct store *s, int64_t mailbox_id, uint64_t since,
+					     store_change_cb cb, void *ctx, uint64_t *highestmodseq,
+					     uint32_t *uidnext);
+	enum store_status (*flags_change)(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+					  enum store_flag_op op, uint32_t flags, const char *keywords,
+					  uint64_t unchangedsince, store_change_cb changed, void *ctx,
+					  uint32_t **failed, size_t *nfailed);
+	enum store_status (*expunge)(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				     bool only_deleted, store_change_cb removed, void *ctx);
+	enum store_status (*copy)(struct store *s, int64_t src_mailbox_id, int64_t dst_mailbox_id,
+				  const uint32_t *uids, size_t n, bool move, uint32_t *new_uids,
+				  store_change_cb removed, void *ctx);
+	enum store_status (*quota_get)(struct store *s, int64_t account_id, struct store_quota *out);
+	enum store_status (*quota_set)(struct store *s, const char *address, uint64_t storage, uint64_t messages);
+	enum store_status (*quota_check)(struct store *s, int64_t account_id, uint64_t size);
 
 	enum store_status (*queue_list)(struct store *s, store_queue_cb cb, void *ctx);
 	enum store_status (*queue_delete)(struct store *s, int64_t id);

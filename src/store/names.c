@@ -91,3 +91,33 @@ size_t store_name_untagged_len(const char *local)
 		return 0;
 	return (size_t)(plus - local);
 }
+
+bool store_name_mailbox(const char *name, char out[STORE_MAILBOX_NAME_MAX + 1])
+{
+	size_t n = strnlen(name, STORE_MAILBOX_NAME_MAX + 1);
+	if (n == 0 || n > STORE_MAILBOX_NAME_MAX || !utf8_valid(name, n))
+		return false;
+	if (name[0] == '/' || name[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < ' ' || c == 0x7f || c == '*' || c == '%')
+			return false;
+		if (c == '/' && name[i + 1] == '/')
+			return false;
+		/* C1 controls U+0080..U+009F are C2 80..C2 9F in UTF-8 */
+		if (c == 0xc2 && (unsigned char)name[i + 1] >= 0x80 && (unsigned char)name[i + 1] <= 0x9f)
+			return false;
+	}
+	memcpy(out, name, n);
+	out[n] = '\0';
+	/* "inbox" and "inbox/x" mean INBOX and INBOX/x: one spelling in the index. */
+	if (ascii_iprefix(out, n, "INBOX") && (n == 5 || out[5] == '/'))
+		memcpy(out, "INBOX", 5);
+	return true;
+}
+
+bool store_name_is_inbox(const char *name)
+{
+	return strcmp(name, "INBOX") == 0;
+}

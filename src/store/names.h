@@ -17,12 +17,17 @@
  *    in ASCII.
  *  - address: local@domain, at most 254 octets.
  *  - alias: an address, or "@domain" (the domain's catch-all).
+ *  - mailbox: see store.h (STORE_MAILBOX_NAME_MAX octets of UTF-8, '/'
+ *    separated levels, none empty, no control characters, '*' or '%').
+ *    A first level spelled "INBOX" in any case becomes "INBOX".
  */
 #ifndef TERN_STORE_NAMES_H
 #define TERN_STORE_NAMES_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "store/store.h"
 
 #define STORE_LOCAL_MAX 64
 #define STORE_DOMAIN_MAX 253
@@ -50,5 +55,11 @@ bool store_name_alias(const char *alias, struct store_addr *out);
  * it has no tag (or nothing before the '+').
  */
 size_t store_name_untagged_len(const char *local);
+
+/* Validate a mailbox name and write its normalised form (INBOX) to out. */
+bool store_name_mailbox(const char *name, char out[STORE_MAILBOX_NAME_MAX + 1]);
+
+/* Whether name (normalised) is INBOX itself. */
+bool store_name_is_inbox(const char *name);
 
 #endif

@@ -6,9 +6,15 @@
  */
 #include "store/store.h"
 #include "store/backend.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static const struct store_ops *ops_of(struct store *s)
 {
@@ -45,6 +51,37 @@ void store_close(struct store **s)
 		return;
 	ops_of(*s)->close(*s);
 	*s = NULL;
+}
+
+struct store **store_open_per_loop(const char *data_dir, size_t nloops)
+{
+	struct store **stores = xcalloc(nloops, sizeof *stores);
+	for (size_t i = 0; i < nloops; i++) {
+		stores[i] = store_open(data_dir);
+		if (!stores[i]) {
+			store_close_per_loop(&stores, nloops);
+			return NULL;
+		}
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s/%zu", store_spool_dir(stores[i]), i);
+		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+			log_error("store", "msg=\"cannot create spool directory\" path=%s error=%s", lq(dir),
+				  lq(strerror(errno)));
+			store_close_per_loop(&stores, nloops);
+			return NULL;
+		}
+	}
+	return stores;
+}
+
+void store_close_per_loop(struct store ***stores, size_t nloops)
+{
+	if (!*stores)
+		return;
+	for (size_t i = 0; i < nloops; i++)
+		store_close(&(*stores)[i]);
+	free(*stores);
+	*stores = NULL;
 }
 
 const char *store_spool_dir(struct store *s)
@@ -163,6 +200,99 @@ enum store_status store_message_list(struct store *s, int64_t mailbox_id, store_
 enum store_status store_message_open(struct store *s, int64_t mailbox_id, uint32_t uid, int *fd, uint64_t *size)
 {
 	return ops_of(s)->message_open(s, mailbox_id, uid, fd, size);
+}
+
+enum store_status store_mailbox_infos(struct store *s, int64_t account_id, store_mailbox_info_cb cb, void *ctx)
+{
+	return ops_of(s)->mailbox_infos(s, account_id, cb, ctx);
+}
+
+enum store_status store_mailbox_info(struct store *s, int64_t account_id, const char *name,
+				     store_mailbox_info_cb cb, void *ctx)
+{
+	return ops_of(s)->mailbox_info(s, account_id, name, cb, ctx);
+}
+
+enum store_status store_mailbox_create(struct store *s, int64_t account_id, const char *name,
+				       const char *special_use)
+{
+	return ops_of(s)->mailbox_create(s, account_id, name, special_use);
+}
+
+enum store_status store_mailbox_delete(struct store *s, int64_t account_id, const char *name)
+{
+	return ops_of(s)->mailbox_delete(s, account_id, name);
+}
+
+enum store_status store_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to)
+{
+	return ops_of(s)->mailbox_rename(s, account_id, from, to);
+}
+
+enum store_status store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on)
+{
+	return ops_of(s)->mailbox_subscribe(s, account_id, name, on);
+}
+
+enum store_status store_mailbox_uids(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
+				     uint64_t *highestmodseq, uint32_t *first_unseen)
+{
+	return ops_of(s)->mailbox_uids(s, mailbox_id, uids, n, highestmodseq, first_unseen);
+}
+
+enum store_status store_message_range(struct store *s, int64_t mailbox_id, uint32_t uid_lo, uint32_t uid_hi,
+				      size_t limit, store_message_data_cb cb, void *ctx)
+{
+	return ops_of(s)->message_range(s, mailbox_id, uid_lo, uid_hi, limit, cb, ctx);
+}
+
+enum store_status store_blob_open(struct store *s, const char *blob_id, int *fd)
+{
+	return ops_of(s)->blob_open(s, blob_id, fd);
+}
+
+enum store_status store_mailbox_changes(struct store *s, int64_t mailbox_id, uint64_t since,
+					store_change_cb cb, void *ctx, uint64_t *highestmodseq,
+					uint32_t *uidnext)
+{
+	return ops_of(s)->mailbox_changes(s, mailbox_id, since, cb, ctx, highestmodseq, uidnext);
+}
+
+enum store_status store_flags_change(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				     enum store_flag_op op, uint32_t flags, const char *keywords,
+				     uint64_t unchangedsince, store_change_cb changed, void *ctx,
+				     uint32_t **failed, size_t *nfailed)
+{
+	return ops_of(s)->flags_change(s, mailbox_id, uids, n, op, flags, keywords, unchangedsince, changed, ctx,
+				       failed, nfailed);
+}
+
+enum store_status store_expunge(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				bool only_deleted, store_change_cb removed, void *ctx)
+{
+	return ops_of(s)->expunge(s, mailbox_id, uids, n, only_deleted, removed, ctx);
+}
+
+enum store_status store_copy(struct store *s, int64_t src_mailbox_id, int64_t dst_mailbox_id,
+			     const uint32_t *uids, size_t n, bool move, uint32_t *new_uids,
+			     store_change_cb removed, void *ctx)
+{
+	return ops_of(s)->copy(s, src_mailbox_id, dst_mailbox_id, uids, n, move, new_uids, removed, ctx);
+}
+
+enum store_status store_quota_get(struct store *s, int64_t account_id, struct store_quota *out)
+{
+	return ops_of(s)->quota_get(s, account_id, out);
+}
+
+enum store_status store_quota_set(struct store *s, const char *address, uint64_t storage, uint64_t messages)
+{
+	return ops_of(s)->quota_set(s, address, storage, messages);
+}
+
+enum store_status store_quota_check(struct store *s, int64_t account_id, uint64_t size)
+{
+	return ops_of(s)->quota_check(s, account_id, size);
 }
 
 enum store_status store_queue_list(struct store *s, store_queue_cb cb, void *ctx)

@@ -38,7 +38,7 @@ enum store_status {
 	STORE_EXISTS,       /* already there */
 	STORE_INVALID,      /* malformed name or address */
 	STORE_INUSE,        /* domain still has accounts or aliases */
-	STORE_QUOTA,        /* over quota (later) */
+	STORE_QUOTA,        /* over the account's quota */
 	STORE_IOERR,        /* disk or database failure: temporary for the client */
 };
 
@@ -58,6 +58,15 @@ struct store_writer;
  */
 struct store *store_open(const char *data_dir);
 void store_close(struct store **s);
+
+/*
+ * A handle for each of nloops event-loop threads (a handle serves one
+ * thread at a time), each with its own spool subdirectory
+ * store_spool_dir()/<i>: threads creating files side by side in one
+ * directory queue up on its lock.  NULL (logged) on failure.
+ */
+struct store **store_open_per_loop(const char *data_dir, size_t nloops);
+void store_close_per_loop(struct store ***stores, size_t nloops);
 
 /*
  * Path of the spool directory (in data_dir) where sessions write incoming
@@ -180,6 +189,200 @@ enum store_status store_message_list(struct store *s, int64_t mailbox_id, store_
 /* Open a message's blob read-only; *size is the message size.  Caller closes fd. */
 enum store_status store_message_open(struct store *s, int64_t mailbox_id, uint32_t uid, int *fd, uint64_t *size);
 
+/* ---- what IMAP and POP3 need -------------------------------------------- */
+
+/*
+ * Mailbox names given to and returned by these calls are UTF-8 with '/' as
+ * the hierarchy separator ("INBOX" case-insensitive, every other name
+ * exact); the protocols translate (modified UTF-7, other separators).
+ * Names are at most STORE_MAILBOX_NAME_MAX octets, no empty levels, no
+ * leading or trailing '/', no control characters, no '*' or '%'.
+ */
+#define STORE_MAILBOX_NAME_MAX 500
+#define STORE_KEYWORDS_MAX 1024     /* octets of a message's keyword list */
+#define STORE_MAILBOX_KEYWORDS_MAX 64   /* distinct keywords per mailbox */
+
+struct store_mailbox_info {
+	int64_t id;
+	const char *name;
+	const char *special_use;    /* "\\Sent" etc., "" if none */
+	bool subscribed;
+	bool has_children;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+	uint32_t unseen;            /* messages without \Seen */
+	uint32_t deleted;           /* messages with \Deleted */
+	uint64_t size;              /* sum of message sizes */
+	const char *keywords;       /* keywords used in the mailbox, space-separated */
+};
+typedef void (*store_mailbox_info_cb)(void *ctx, const struct store_mailbox_info *mb);
+
+/* Every mailbox of the account with its status, INBOX first, then by name. */
+enum store_status store_mailbox_infos(struct store *s, int64_t account_id, store_mailbox_info_cb cb, void *ctx);
+/* One mailbox by name (STORE_NOTFOUND if none). */
+enum store_status store_mailbox_info(struct store *s, int64_t account_id, const char *name,
+				     store_mailbox_info_cb cb, void *ctx);
+
+/*
+ * Create name (special_use "" or one of \Archive \Drafts \Junk \Sent
+ * \Trash \All \Flagged; STORE_INVALID otherwise), creating missing
+ * parents too.  STORE_EXISTS if name exists.
+ */
+enum store_status store_mailbox_create(struct store *s, int64_t account_id, const char *name,
+				       const char *special_use);
+/*
+ * Delete name and its messages.  STORE_INVALID for INBOX, STORE_INUSE when
+ * it has children, STORE_NOTFOUND when absent.
+ */
+enum store_status store_mailbox_delete(struct store *s, int64_t account_id, const char *name);
+/*
+ * Rename from to to, children along (from/x becomes to/x), creating missing
+ * parents of to.  Renaming INBOX moves its messages to a new mailbox to
+ * and leaves INBOX empty (RFC 9051 §6.3.6).  STORE_EXISTS if to exists,
+ * STORE_NOTFOUND if from does not, STORE_INVALID for to inside from.
+ */
+enum store_status store_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to);
+enum store_status store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on);
+
+/* Everything the index holds of a message. */
+struct store_message_data {
+	uint32_t uid;
+	uint64_t modseq;
+	uint32_t flags;
+	const char *keywords;       /* space-separated, "" if none */
+	int64_t internaldate;
+	uint64_t size;
+	int64_t sent_date;
+	const char *envelope;
+	const char *body;
+	const char *bodystructure;
+	const char *parts;          /* part map (mime.h) */
+	uint64_t header_size;
+	uint64_t body_lines;
+	const char *subject;
+	const char *from;
+	const char *blob_id;        /* for store_blob_open */
+};
+/* Return non-zero to stop the iteration early. */
+typedef int (*store_message_data_cb)(void *ctx, const struct store_message_data *m);
+
+/*
+ * Messages with uid_lo <= uid <= uid_hi in UID order, at most limit of
+ * them (0: no limit).  Returns STORE_OK also when the callback stopped it.
+ * Rows are streamed from one read transaction: the callback may read
+ * through s and open blobs, but must not change anything through s nor
+ * call store_message_range on it again.
+ */
+enum store_status store_message_range(struct store *s, int64_t mailbox_id, uint32_t uid_lo, uint32_t uid_hi,
+				      size_t limit, store_message_data_cb cb, void *ctx);
+/*
+ * The UIDs of a mailbox (ascending, *uids malloc'd, caller frees), the
+ * highestmodseq they reflect and the UID of the first message without
+ * \Seen (0: none; for IMAP4rev1's [UNSEEN n]), read in one snapshot: what
+ * SELECT needs, and nothing more, so that it stays quick on a
+ * 100,000-message mailbox.  highestmodseq and first_unseen may be NULL.
+ */
+enum store_status store_mailbox_uids(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
+				     uint64_t *highestmodseq, uint32_t *first_unseen);
+/* Open a blob (from store_message_data.blob_id) read-only.  Caller closes fd. */
+enum store_status store_blob_open(struct store *s, const char *blob_id, int *fd);
+
+/* What changed in a mailbox after a modseq (for untagged updates and QRESYNC). */
+struct store_change {
+	uint32_t uid;
+	uint64_t modseq;
+	bool expunged;              /* else: new or changed, flags/keywords current */
+	uint32_t flags;
+	const char *keywords;
+};
+typedef void (*store_change_cb)(void *ctx, const struct store_change *c);
+/*
+ * Report every message and every expunge with modseq > since, in modseq
+ * order (expunges of one modseq before changes of the same), and the
+ * mailbox's current highestmodseq and uidnext.  STORE_NOTFOUND if the
+ * mailbox is gone.
+ */
+enum store_status store_mailbox_changes(struct store *s, int64_t mailbox_id, uint64_t since,
+					store_change_cb cb, void *ctx, uint64_t *highestmodseq,
+					uint32_t *uidnext);
+
+enum store_flag_op { STORE_FLAGS_ADD, STORE_FLAGS_REMOVE, STORE_FLAGS_REPLACE };
+
+/*
+ * Change the flags (and keywords, space-separated; NULL = none) of the
+ * given UIDs (ascending, unknown ones ignored).  With unchangedsince > 0
+ * (CONDSTORE), a message whose modseq is above it is not changed and its
+ * UID goes to *failed (caller frees; *nfailed set).  Every message whose
+ * flags actually change gets one new modseq; changed() reports each with
+ * its new state.  One transaction, durable on return.  STORE_QUOTA-free;
+ * STORE_INVALID when the mailbox would exceed STORE_MAILBOX_KEYWORDS_MAX.
+ */
+enum store_status store_flags_change(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				     enum store_flag_op op, uint32_t flags, const char *keywords,
+				     uint64_t unchangedsince, store_change_cb changed, void *ctx,
+				     uint32_t **failed, size_t *nfailed);
+
+/*
+ * Remove messages: the given UIDs (ascending; NULL with n = 0: every
+ * message), only those with \Deleted when only_deleted.  Each removed
+ * message is reported (expunged = true, with the new modseq) and recorded
+ * for QRESYNC.  One transaction, durable on return; blobs nobody uses any
+ * more are deleted.
+ */
+enum store_status store_expunge(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				bool only_deleted, store_change_cb removed, void *ctx);
+
+/*
+ * Copy (or move) the given UIDs (ascending) to another mailbox of the same
+ * account.  new_uids[i] receives the UID in the destination for uids[i]
+ * (0 if that source message did not exist).  Flags and keywords are kept
+ * (\Recent has no meaning here).  Checks the account's quota: STORE_QUOTA
+ * with nothing done.  A move removes the sources like store_expunge (they
+ * are reported through removed).  One transaction, durable on return.
+ */
+enum store_status store_copy(struct store *s, int64_t src_mailbox_id, int64_t dst_mailbox_id,
+			     const uint32_t *uids, size_t n, bool move, uint32_t *new_uids,
+			     store_change_cb removed, void *ctx);
+
+/* Usage and limits of an account (0 limit = unlimited). */
+struct store_quota {
+	uint64_t storage_used, storage_limit;   /* octets */
+	uint64_t messages_used, messages_limit;
+};
+enum store_status store_quota_get(struct store *s, int64_t account_id, struct store_quota *out);
+/* Set the limits of an account (0 = unlimited). */
+enum store_status store_quota_set(struct store *s, const char *address, uint64_t storage, uint64_t messages);
+/* Whether one more message of size octets fits: STORE_OK or STORE_QUOTA. */
+enum store_status store_quota_check(struct store *s, int64_t account_id, uint64_t size);
+
+/*
+ * Change notification inside one process.  Whoever commits a change to a
+ * mailbox (sessions, the writer) calls store_notify(mailbox_id); every
+ * watcher of that mailbox gets fn(arg) on the notifier's thread, so fn must
+ * be quick and thread-safe (typically: post an event to its own loop).
+ * Changes made by other processes (the CLI) are seen at the next poll.
+ * The store calls store_notify itself after committing any of the calls
+ * above that change a mailbox, and after each delivery group.
+ * fn runs while the watcher table's mutex is held (that is what makes
+ * store_watch_remove a barrier): it must never call store_watch_add,
+ * store_watch_remove or store_notify (deadlock).
+ */
+struct store_watch;
+struct store_watch *store_watch_add(int64_t mailbox_id, void (*fn)(void *arg), void *arg);
+/* After this returns fn is not running and will not be called again. */
+void store_watch_remove(struct store_watch **w);
+void store_notify(int64_t mailbox_id);
+
+/*
+ * In-process exclusive lock on a mailbox (POP3's one session per maildrop).
+ * It lives in memory only, so a crashed server never leaves it held.
+ * false when someone else holds it.
+ */
+bool store_mailbox_lock(int64_t mailbox_id);
+void store_mailbox_unlock(int64_t mailbox_id);
+
 /* ---- outbound queue ----------------------------------------------------- */
 
 struct store_queue_entry {
@@ -226,8 +429,20 @@ struct store_delivery {
 	const char *ret;            /* DSN RET or NULL */
 	const char *envid;          /* DSN ENVID or NULL */
 
+	/*
+	 * APPEND: with mailbox_id > 0 the message goes to that mailbox (of
+	 * account_ids[0], naccounts = 1) with these flags and keywords instead
+	 * of to INBOX.  Either way every account's quota is enforced: one
+	 * account over it fails the whole delivery with STORE_QUOTA.
+	 */
+	int64_t mailbox_id;
+	uint32_t flags;
+	const char *keywords;
+
 	/* Set by the writer before done() is called. */
 	enum store_status status;
+	uint32_t uid;               /* APPEND: the new message's UID */
+	uint32_t uidvalidity;       /* APPEND: of the mailbox */
 
 	/* Called once, on the writer thread, when the delivery is durable or has failed. */
 	void (*done)(struct store_delivery *d);

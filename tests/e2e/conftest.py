@@ -10,6 +10,7 @@ system user "tern", as in production.
 """
 import os
 import pathlib
+import poplib
 import pwd
 import re
 import shutil
@@ -30,6 +31,8 @@ RUN_USER = "tern" if IS_ROOT else None
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 
 ROLES = ("smtp", "submission", "submissions")
+ROLES += ("pop3", "pop3s")
+ROLES += ("imap", "imaps")
 
 
 def free_port():
@@ -287,6 +290,24 @@ class Tern:
         s.login(user, password)
         return s
 
+    def pop3(self, user="alice@example.test", password="secret-" + "pw", stls=True):
+        """poplib on the pop3 port, after STLS unless stls=False; logged in unless user is None."""
+        p = poplib.POP3("127.0.0.1", self.ports["pop3"], timeout=15)
+        if stls:
+            p.stls(context=client_tls_context())
+        if user is not None:
+            p.user(user)
+            p.pass_(password)
+        return p
+
+    def pop3s(self, user="alice@example.test", password="secret-" + "pw"):
+        """poplib on the pop3s port (implicit TLS); logged in unless user is None."""
+        p = poplib.POP3_SSL("127.0.0.1", self.ports["pop3s"], context=client_tls_context(), timeout=15)
+        if user is not None:
+            p.user(user)
+            p.pass_(password)
+        return p
+
 
 def new_workdir():
     d = tempfile.mkdtemp(prefix="tern-e2e-")
@@ -351,3 +372,24 @@ def message(subject="hello", body="Hello there.\r\n", frm="sender@remote.example
     return ("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@remote.example>\r\n"
             "Date: Thu, 26 Nov 2026 12:00:00 +0000\r\n%s\r\n%s"
             % (frm, to, subject, re.sub(r"\W", "", subject) + str(time.time_ns()), extra, body))
+
+
+def need_client(binary):
+    """The path of a real client program; skipped when it is missing unless
+    TERN_REQUIRE_CLIENTS is set (CI sets it, so a missing client fails)."""
+    path = shutil.which(binary)
+    if not path:
+        if os.environ.get("TERN_REQUIRE_CLIENTS"):
+            pytest.fail("%s is required (TERN_REQUIRE_CLIENTS is set) but not installed" % binary)
+        pytest.skip("%s not installed" % binary)
+    return path
+
+
+# fetchmail's MDA for the client tests: each message into its own file.
+SAVE_MDA = """
+import os, sys, time
+data = sys.stdin.buffer.read()
+path = os.path.join(sys.argv[1], "%d-%d" % (time.time_ns(), os.getpid()))
+with open(path, "wb") as f:
+    f.write(data)
+"""

@@ -86,8 +86,9 @@ HELPER int64_t inbox_id(struct store *s, int64_t account)
 
 HELPER char *spool_file(const char *spool_dir, const char *content, size_t n)
 {
-	char *path = xmalloc(strlen(spool_dir) + 32);
-	sprintf(path, "%s/test-XXXXXX", spool_dir);
+	size_t size = strlen(spool_dir) + 32;
+	char *path = xmalloc(size);
+	snprintf(path, size, "%s/test-XXXXXX", spool_dir);
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, content, n), (ssize_t)n);

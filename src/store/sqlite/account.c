@@ -86,8 +86,8 @@ enum store_status store_sq_account_add(struct store *s, const char *address, con
 		goto out;
 	id = sqlite3_last_insert_rowid(sq->db);
 	for (size_t i = 0; i < ARRAY_LEN(initial_mailboxes); i++) {
-		status = store_sq_mailbox_create(sq, id, initial_mailboxes[i].name,
-						 initial_mailboxes[i].special_use);
+		status = store_sq_mailbox_insert(sq, id, initial_mailboxes[i].name,
+						 initial_mailboxes[i].special_use, NULL);
 		if (status != STORE_OK)
 			goto out;
 	}

@@ -256,3 +256,22 @@ void store_sq_recover(struct store *s)
 	log_info("store", "msg=\"recovery done\" spool_removed=%u blobs_removed=%u blobs=%lld",
 		 r.removed_spool, r.removed_blobs, (long long)r.referenced);
 }
+
+enum store_status store_sq_blob_open(struct store *s, const char *blob_id, int *fd)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	char path[SQ_PATH_MAX];
+	*fd = -1;
+	/* The id came back from the index, but a caller may hand over anything: no path tricks. */
+	if (!blob_id || !store_sq_blob_id_valid(blob_id) || !store_sq_blob_path(sq, blob_id, path, sizeof path))
+		return STORE_INVALID;
+	int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (f < 0) {
+		if (errno == ENOENT)
+			return STORE_NOTFOUND;   /* expunged and collected meanwhile */
+		log_error("store", "msg=\"cannot open blob\" path=%s err=%s", lq(path), lq(strerror(errno)));
+		return STORE_IOERR;
+	}
+	*fd = f;
+	return STORE_OK;
+}

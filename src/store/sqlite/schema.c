@@ -14,9 +14,13 @@
  *    to 0 the row moves to blob_gc, whose files are unlinked after the
  *    COMMIT (blob.c); a crash before that leaves rows that the next
  *    store_recover or gc run finishes.
- *  - mailboxes.uidnext / highestmodseq only grow; every message row gets
- *    the new highestmodseq as its modseq (writer.c).
+ *  - mailboxes.uidnext / highestmodseq only grow; every call that changes
+ *    a mailbox bumps highestmodseq once and gives that value to every
+ *    message (or expunged row) it touched.
  *  - expunged keeps (uid, modseq) of removed messages for QRESYNC.
+ *  - mailboxes.messages/unseen/deleted/size and accounts.used_messages/
+ *    used_storage are kept by triggers on messages (schema 2); callers
+ *    never write them.
  *  - local parts compare case-insensitively (COLLATE NOCASE is ASCII-only,
  *    which is what store.h asks); domains are stored lower-case.
  */
@@ -157,6 +161,62 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER blobs_free AFTER UPDATE OF refcount ON blobs WHEN NEW.refcount <= 0 BEGIN"
 	"  INSERT OR IGNORE INTO blob_gc (id) VALUES (NEW.id);"
 	"  DELETE FROM blobs WHERE id = NEW.id;"
+	"END;",
+
+	/*
+	 * 1 -> 2: what IMAP and POP3 need.  Counters kept by triggers, so that
+	 * STATUS, LIST-STATUS and quota checks cost one row read whatever the
+	 * size of the mailbox; the mailbox's keyword dictionary; partial
+	 * indexes for "every \Deleted message" (EXPUNGE) and "the first
+	 * unseen" (SELECT) that hold only the rows concerned.
+	 */
+	"ALTER TABLE accounts ADD COLUMN used_storage INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN keywords TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE mailboxes ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN unseen INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mailboxes ADD COLUMN size INTEGER NOT NULL DEFAULT 0;"
+
+	"UPDATE mailboxes SET"
+	"  messages = (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id),"
+	"  unseen = (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id AND flags & 1 = 0),"
+	"  deleted = (SELECT count(*) FROM messages WHERE mailbox_id = mailboxes.id AND flags & 8 <> 0),"
+	"  size = (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mailboxes.id);"
+	"UPDATE accounts SET"
+	"  used_messages = (SELECT coalesce(sum(messages), 0) FROM mailboxes WHERE account_id = accounts.id),"
+	"  used_storage = (SELECT coalesce(sum(size), 0) FROM mailboxes WHERE account_id = accounts.id);"
+
+	"CREATE INDEX messages_deleted ON messages (mailbox_id, uid) WHERE flags & 8 <> 0;"
+	"CREATE INDEX messages_unseen ON messages (mailbox_id, uid) WHERE flags & 1 = 0;"
+
+	/* messages.mailbox_id and size never change: a move is an insert and a delete */
+	"CREATE TRIGGER messages_count_ins AFTER INSERT ON messages BEGIN"
+	"  UPDATE mailboxes SET messages = messages + 1, size = size + NEW.size,"
+	"    unseen = unseen + (NEW.flags & 1 = 0), deleted = deleted + (NEW.flags & 8 <> 0)"
+	"    WHERE id = NEW.mailbox_id;"
+	"  UPDATE accounts SET used_messages = used_messages + 1, used_storage = used_storage + NEW.size"
+	"    WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);"
+	"END;"
+	"CREATE TRIGGER messages_count_del AFTER DELETE ON messages BEGIN"
+	"  UPDATE mailboxes SET messages = messages - 1, size = size - OLD.size,"
+	"    unseen = unseen - (OLD.flags & 1 = 0), deleted = deleted - (OLD.flags & 8 <> 0)"
+	"    WHERE id = OLD.mailbox_id;"
+	"  UPDATE accounts SET used_messages = used_messages - 1, used_storage = used_storage - OLD.size"
+	"    WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);"
+	"END;"
+	"CREATE TRIGGER messages_count_flags AFTER UPDATE OF flags ON messages WHEN OLD.flags <> NEW.flags BEGIN"
+	"  UPDATE mailboxes SET unseen = unseen + (NEW.flags & 1 = 0) - (OLD.flags & 1 = 0),"
+	"    deleted = deleted + (NEW.flags & 8 <> 0) - (OLD.flags & 8 <> 0)"
+	"    WHERE id = NEW.mailbox_id;"
+	"END;"
+	/*
+	 * A mailbox's messages go before it does, while the mailbox row still
+	 * names its account: the cascade alone would run the delete trigger
+	 * above after the row is gone, and the account's usage would not drop.
+	 */
+	"CREATE TRIGGER mailboxes_delete BEFORE DELETE ON mailboxes BEGIN"
+	"  DELETE FROM messages WHERE mailbox_id = OLD.id;"
 	"END;",
 };
 

@@ -9,7 +9,11 @@
  *   account.c  accounts (and their initial mailboxes)
  *   alias.c    aliases and their targets
  *   resolve.c  recipient resolution, sender checks
- *   mailbox.c  mailboxes and messages
+ *   mailbox.c  mailboxes and messages: reading, counters, modseq and keyword helpers
+ *   mbox_admin.c  creating, deleting, renaming, subscribing mailboxes
+ *   flags.c    flag and keyword changes, expunge, changes since a modseq
+ *   copy.c     copying and moving messages between mailboxes
+ *   quota.c    account quotas
  *   queue.c    the outbound queue
  *   writer.c   the group-commit delivery thread
  *
@@ -23,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "store/backend.h"
 #include "store/names.h"
 #include "store/store.h"
@@ -30,6 +35,9 @@
 #define SQ_BUSY_TIMEOUT_MS 5000
 #define SQ_BLOB_ID_LEN 24
 #define SQ_PATH_MAX 4096
+/* the system flags the index keeps (store.h); other bits are dropped */
+#define SQ_FLAGS_ALL (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DELETED | \
+		      STORE_FLAG_DRAFT)
 
 struct sq_cached_stmt {
 	const char *sql;        /* identity of a static SQL string */
@@ -92,6 +100,7 @@ bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, si
 /* Unlink the files of blobs whose last reference went away (after a COMMIT). */
 void store_sq_blob_gc(struct store_sq *sq);
 void store_sq_recover(struct store *s);
+enum store_status store_sq_blob_open(struct store *s, const char *blob_id, int *fd);
 
 /* ---- domain.c ----------------------------------------------------------- */
 
@@ -127,15 +136,88 @@ bool store_sq_sender_allowed(struct store *s, int64_t account_id, const char *ad
 
 /* ---- mailbox.c ---------------------------------------------------------- */
 
-/* Create a mailbox (inside the caller's transaction). */
-enum store_status store_sq_mailbox_create(struct store_sq *sq, int64_t account_id, const char *name,
-					  const char *special_use);
+/* Insert one mailbox row (inside the caller's transaction); *id (may be NULL) gets its id. */
+enum store_status store_sq_mailbox_insert(struct store_sq *sq, int64_t account_id, const char *name,
+					  const char *special_use, int64_t *id);
+/*
+ * Bump the mailbox's highestmodseq by one and take count UIDs from uidnext
+ * (count may be 0): *modseq the new highestmodseq, *first_uid the first
+ * UID taken, *uidvalidity (may be NULL).  STORE_NOTFOUND if no such mailbox.
+ */
+enum store_status store_sq_mailbox_bump(struct store_sq *sq, int64_t mailbox_id, uint32_t count, uint64_t *modseq,
+					uint32_t *first_uid, uint32_t *uidvalidity);
+/*
+ * Add the keywords of kw (normalised, see store/keywords.h) to the
+ * mailbox's dictionary (inside the caller's transaction); canon (may be
+ * NULL) receives kw in the mailbox's spelling.  STORE_INVALID when the
+ * mailbox would exceed STORE_MAILBOX_KEYWORDS_MAX.
+ */
+enum store_status store_sq_mailbox_keywords_add(struct store_sq *sq, int64_t mailbox_id, const char *kw,
+						struct buf *canon);
+/* The mailbox's account: > 0, 0 no such mailbox, -1 error. */
+int64_t store_sq_mailbox_account(struct store_sq *sq, int64_t mailbox_id);
+
 enum store_status store_sq_mailbox_get(struct store *s, int64_t account_id, const char *name,
 				       struct store_mailbox *out);
 enum store_status store_sq_mailbox_list(struct store *s, int64_t account_id, store_mailbox_cb cb, void *ctx);
 enum store_status store_sq_message_list(struct store *s, int64_t mailbox_id, store_message_cb cb, void *ctx);
 enum store_status store_sq_message_open(struct store *s, int64_t mailbox_id, uint32_t uid, int *fd,
 					uint64_t *size);
+enum store_status store_sq_mailbox_infos(struct store *s, int64_t account_id, store_mailbox_info_cb cb, void *ctx);
+enum store_status store_sq_mailbox_info(struct store *s, int64_t account_id, const char *name,
+					store_mailbox_info_cb cb, void *ctx);
+enum store_status store_sq_mailbox_uids(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
+					uint64_t *highestmodseq, uint32_t *first_unseen);
+enum store_status store_sq_message_range(struct store *s, int64_t mailbox_id, uint32_t uid_lo, uint32_t uid_hi,
+					 size_t limit, store_message_data_cb cb, void *ctx);
+
+/* ---- mbox_admin.c ------------------------------------------------------- */
+
+enum store_status store_sq_mailbox_create(struct store *s, int64_t account_id, const char *name,
+					  const char *special_use);
+enum store_status store_sq_mailbox_delete(struct store *s, int64_t account_id, const char *name);
+enum store_status store_sq_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to);
+enum store_status store_sq_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on);
+
+/* ---- flags.c ------------------------------------------------------------ */
+
+enum store_status store_sq_flags_change(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+					enum store_flag_op op, uint32_t flags, const char *keywords,
+					uint64_t unchangedsince, store_change_cb changed, void *ctx,
+					uint32_t **failed, size_t *nfailed);
+enum store_status store_sq_expunge(struct store *s, int64_t mailbox_id, const uint32_t *uids, size_t n,
+				   bool only_deleted, store_change_cb removed, void *ctx);
+/*
+ * The expunge itself, inside the caller's transaction: removes, records in
+ * expunged with one new modseq and appends the UIDs (ascending) to *out
+ * (malloc'd, *nout).  Used by store_expunge, a move and RENAME INBOX.
+ */
+enum store_status store_sq_expunge_rows(struct store_sq *sq, int64_t mailbox_id, const uint32_t *uids, size_t n,
+					bool only_deleted, uint32_t **out, size_t *nout, uint64_t *modseq);
+enum store_status store_sq_mailbox_changes(struct store *s, int64_t mailbox_id, uint64_t since,
+					   store_change_cb cb, void *ctx, uint64_t *highestmodseq,
+					   uint32_t *uidnext);
+
+/* ---- copy.c ------------------------------------------------------------- */
+
+enum store_status store_sq_copy(struct store *s, int64_t src_mailbox_id, int64_t dst_mailbox_id,
+				const uint32_t *uids, size_t n, bool move, uint32_t *new_uids,
+				store_change_cb removed, void *ctx);
+/*
+ * The copy itself, inside the caller's transaction, without quota check
+ * (RENAME INBOX uses it to move every message: uids NULL, n 0).
+ * new_uids may be NULL.
+ */
+enum store_status store_sq_copy_rows(struct store_sq *sq, int64_t src, int64_t dst, const uint32_t *uids, size_t n,
+				     uint32_t *new_uids, size_t *ncopied);
+
+/* ---- quota.c ------------------------------------------------------------ */
+
+enum store_status store_sq_quota_get(struct store *s, int64_t account_id, struct store_quota *out);
+enum store_status store_sq_quota_set(struct store *s, const char *address, uint64_t storage, uint64_t messages);
+enum store_status store_sq_quota_check(struct store *s, int64_t account_id, uint64_t size);
+/* Inside a transaction that added messages: STORE_QUOTA when the account is now over a limit. */
+enum store_status store_sq_quota_verify(struct store_sq *sq, int64_t account_id);
 
 /* ---- queue.c ------------------------------------------------------------ */
 

@@ -12,11 +12,14 @@
  *      cheaper than an fsync per file and per directory;
  *   3. ONE BEGIN IMMEDIATE ... COMMIT (synchronous=FULL): per delivery a
  *      blobs row, a message in each local recipient's INBOX (uid from
- *      uidnext, modseq from highestmodseq, one UPDATE ... RETURNING), a
- *      queue row per remote recipient; each delivery inside its own
- *      SAVEPOINT so one failing delivery does not take the others along;
+ *      uidnext, modseq from highestmodseq, one UPDATE ... RETURNING) or,
+ *      for an APPEND (mailbox_id > 0), in that mailbox with the given
+ *      flags and keywords and a quota check, a queue row per remote
+ *      recipient; each delivery inside its own SAVEPOINT so one failing
+ *      delivery does not take the others along;
  *   4. only after COMMIT returned: remove the files of deliveries that did
- *      not make it, set every status and call every done().
+ *      not make it, store_notify() every mailbox that got a message, set
+ *      every status and call every done().
  *
  * Ordering is what makes a crash harmless: a row is never committed before
  * its blob is durable, so after kill -9 every visible message is whole;
@@ -38,6 +41,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "store/keywords.h"
 
 #define WRITER_MAX_BATCH 256
 
@@ -48,10 +52,13 @@ static const char SQL_BLOB_INSERT[] = "INSERT INTO blobs (id, size, refcount, cr
 static const char SQL_INBOX_NEXT[] =
 	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
 	" WHERE account_id = ?1 AND name = 'INBOX' RETURNING id, uidnext - 1, highestmodseq";
+static const char SQL_APPEND_NEXT[] =
+	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+	" WHERE id = ?2 AND account_id = ?1 RETURNING id, uidnext - 1, highestmodseq, uidvalidity";
 static const char SQL_MESSAGE_INSERT[] =
 	"INSERT INTO messages (mailbox_id, uid, modseq, internaldate, size, blob_id, envelope, body,"
-	" bodystructure, subject, from_addr, message_id, sent_date, parts, header_size, body_lines)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+	" bodystructure, subject, from_addr, message_id, sent_date, parts, header_size, body_lines, flags, keywords)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 static const char SQL_QUEUE_INSERT[] =
 	"INSERT INTO queue (blob_id, queue_offset, size, message_id, sender, rcpt, orcpt, notify, ret, envid,"
 	" created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
@@ -78,6 +85,10 @@ struct work {
 	bool placed;                    /* the file is in blobs/ */
 	unsigned copies;                /* messages + queue rows written */
 	enum store_status status;
+	struct buf keywords;            /* APPEND: normalised keywords */
+	int64_t *mailboxes;             /* mailboxes that got a message, to notify */
+	size_t nmailboxes;
+	uint32_t uid, uidvalidity;      /* APPEND: where the message went */
 };
 
 static const char *bind_str(const char *s)
@@ -148,6 +159,8 @@ static void prepare(struct sq_writer *wr, struct work *w)
 	if (!d->spool_path || (d->naccounts && (!d->meta || !d->account_ids)) ||
 	    (d->nremote && (!d->remote || d->queue_offset > d->size)))
 		w->status = STORE_INVALID;
+	else if (d->mailbox_id > 0 && (d->naccounts != 1 || !store_kw_normalize(d->keywords, &w->keywords)))
+		w->status = STORE_INVALID;
 	else if (d->naccounts + d->nremote == 0)
 		w->status = STORE_NOTFOUND;
 	else if (!place_blob(wr, w))
@@ -164,34 +177,69 @@ static bool exec_cached(struct store_sq *sq, const char *sql)
 	return st && store_sq_step_done(sq, st, sql);
 }
 
-/* One local copy: STORE_OK, STORE_NOTFOUND (no such account any more), STORE_IOERR. */
+/*
+ * Take a UID and a modseq in the delivery's mailbox for account_id: its
+ * INBOX, or for an APPEND the given mailbox (which must be the account's).
+ * STORE_NOTFOUND when there is no such account or mailbox any more.
+ */
+static enum store_status next_uid(struct store_sq *sq, struct work *w, int64_t account_id, int64_t *mailbox_id,
+				  int64_t *uid, int64_t *modseq)
+{
+	const struct store_delivery *d = w->d;
+	sqlite3_stmt *st = store_sq_stmt(sq, d->mailbox_id > 0 ? SQL_APPEND_NEXT : SQL_INBOX_NEXT);
+	if (!st)
+		return STORE_IOERR;
+	sqlite3_bind_int64(st, 1, account_id);
+	if (d->mailbox_id > 0)
+		sqlite3_bind_int64(st, 2, d->mailbox_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			store_sq_log_error(sq, "mailbox uid");
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? STORE_NOTFOUND : STORE_IOERR;
+	}
+	*mailbox_id = sqlite3_column_int64(st, 0);
+	*uid = sqlite3_column_int64(st, 1);
+	*modseq = sqlite3_column_int64(st, 2);
+	if (d->mailbox_id > 0)
+		w->uidvalidity = (uint32_t)sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+	if (*uid <= 0 || *uid > UINT32_MAX) {
+		log_error("store", "msg=\"mailbox out of uids\" mailbox=%lld", (long long)*mailbox_id);
+		return STORE_IOERR;
+	}
+	return STORE_OK;
+}
+
+/*
+ * One local copy: STORE_OK, STORE_NOTFOUND (no such account or mailbox
+ * any more), STORE_QUOTA, STORE_IOERR; for an APPEND also STORE_INVALID
+ * (too many keywords in the mailbox).
+ */
 static enum store_status insert_message(struct store_sq *sq, struct work *w, int64_t account_id)
 {
 	const struct store_delivery *d = w->d;
 	const struct mail_meta *m = d->meta;
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_INBOX_NEXT);
-	if (!st)
-		return STORE_IOERR;
-	sqlite3_bind_int64(st, 1, account_id);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		if (rc != SQLITE_DONE)
-			store_sq_log_error(sq, "inbox uid");
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? STORE_NOTFOUND : STORE_IOERR;
-	}
-	int64_t mailbox_id = sqlite3_column_int64(st, 0);
-	int64_t uid = sqlite3_column_int64(st, 1);
-	int64_t modseq = sqlite3_column_int64(st, 2);
-	sqlite3_reset(st);
-	if (uid <= 0 || uid > UINT32_MAX) {
-		log_error("store", "msg=\"mailbox out of uids\" mailbox=%lld", (long long)mailbox_id);
-		return STORE_IOERR;
+	bool append = d->mailbox_id > 0;
+	int64_t mailbox_id, uid, modseq;
+	enum store_status status = next_uid(sq, w, account_id, &mailbox_id, &uid, &modseq);
+	if (status != STORE_OK)
+		return status;
+	struct buf kw = BUF_INIT;
+	if (append) {
+		status = store_sq_mailbox_keywords_add(sq, mailbox_id, buf_cstr(&w->keywords), &kw);
+		if (status != STORE_OK) {
+			buf_free(&kw);
+			return status;
+		}
 	}
 
-	st = store_sq_stmt(sq, SQL_MESSAGE_INSERT);
-	if (!st)
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_MESSAGE_INSERT);
+	if (!st) {
+		buf_free(&kw);
 		return STORE_IOERR;
+	}
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_int64(st, 3, modseq);
@@ -208,7 +256,25 @@ static enum store_status insert_message(struct store_sq *sq, struct work *w, int
 	sqlite3_bind_text(st, 14, bind_str(m->parts), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 15, (sqlite3_int64)m->header_size);
 	sqlite3_bind_int64(st, 16, (sqlite3_int64)m->body_lines);
-	return store_sq_step_done(sq, st, "message insert") ? STORE_OK : STORE_IOERR;
+	sqlite3_bind_int64(st, 17, append ? d->flags & SQ_FLAGS_ALL : 0);
+	sqlite3_bind_text(st, 18, buf_cstr(&kw), -1, SQLITE_STATIC);
+	bool ok = store_sq_step_done(sq, st, "message insert");
+	buf_free(&kw);
+	if (!ok)
+		return STORE_IOERR;
+	/*
+	 * Checked after the insert, inside the transaction, so that the real
+	 * size counts and concurrent deliveries cannot both slip under the
+	 * limit.  SMTP also checks at RCPT time, to refuse early.
+	 */
+	if ((status = store_sq_quota_verify(sq, account_id)) != STORE_OK)
+		return status;
+	if (append)
+		w->uid = (uint32_t)uid;
+	if (!w->mailboxes)
+		w->mailboxes = xmalloc(d->naccounts * sizeof *w->mailboxes);
+	w->mailboxes[w->nmailboxes++] = mailbox_id;
+	return STORE_OK;
 }
 
 static bool insert_queue(struct store_sq *sq, struct work *w, const struct store_remote_rcpt *r, int64_t now)
@@ -251,8 +317,10 @@ static enum store_status insert_delivery(struct store_sq *sq, struct work *w, in
 		if (dup)
 			continue;
 		enum store_status st2 = insert_message(sq, w, d->account_ids[i]);
-		if (st2 == STORE_IOERR)
-			return STORE_IOERR;
+		if (st2 == STORE_NOTFOUND && d->mailbox_id > 0)
+			return STORE_NOTFOUND;  /* the APPEND's mailbox is gone (or not the account's) */
+		if (st2 != STORE_OK && st2 != STORE_NOTFOUND)
+			return st2;
 		if (st2 == STORE_NOTFOUND) {
 			log_warn("store", "msg=\"recipient account gone, skipped\" message=%s account=%lld",
 				 lq(d->message_id), (long long)d->account_ids[i]);
@@ -289,9 +357,13 @@ static bool commit_rows(struct sq_writer *wr, struct work *works, size_t n)
 			return false;
 		}
 		w->status = insert_delivery(sq, w, now);
-		if (w->status != STORE_OK && !exec_cached(sq, SQL_ROLLBACK_TO)) {
-			store_sq_rollback(sq);
-			return false;
+		if (w->status != STORE_OK) {
+			w->nmailboxes = 0;
+			w->uid = w->uidvalidity = 0;
+			if (!exec_cached(sq, SQL_ROLLBACK_TO)) {
+				store_sq_rollback(sq);
+				return false;
+			}
 		}
 		if (!exec_cached(sq, SQL_RELEASE)) {
 			store_sq_rollback(sq);
@@ -302,6 +374,33 @@ static bool commit_rows(struct sq_writer *wr, struct work *works, size_t n)
 }
 
 /* ---- the group ----------------------------------------------------------- */
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Watchers hear of the new messages once they are durable, each mailbox once per group. */
+static void notify_group(struct work *works, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (works[i].status == STORE_OK)
+			total += works[i].nmailboxes;
+	if (!total)
+		return;
+	int64_t *ids = xmalloc(total * sizeof *ids);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; works[i].status == STORE_OK && j < works[i].nmailboxes; j++)
+			ids[k++] = works[i].mailboxes[j];
+	qsort(ids, k, sizeof *ids, id_cmp);
+	for (size_t i = 0; i < k; i++)
+		if (i == 0 || ids[i] != ids[i - 1])
+			store_notify(ids[i]);
+	free(ids);
+}
 
 static void commit_group(struct sq_writer *wr, struct store_delivery **batch, size_t n)
 {
@@ -337,6 +436,7 @@ static void commit_group(struct sq_writer *wr, struct store_delivery **batch, si
 		else
 			remove_blob(wr, w);
 	}
+	notify_group(works, n);
 	log_debug("store", "msg=\"delivery group committed\" deliveries=%zu ok=%zu place_ms=%llu sync_ms=%llu"
 		  " index_ms=%llu ms=%llu", n, good, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
 		  (unsigned long long)(t3 - t2), (unsigned long long)(now_ms() - t0));
@@ -344,6 +444,10 @@ static void commit_group(struct sq_writer *wr, struct store_delivery **batch, si
 	for (size_t i = 0; i < n; i++) {
 		struct store_delivery *d = works[i].d;
 		d->status = works[i].status;
+		d->uid = d->status == STORE_OK ? works[i].uid : 0;
+		d->uidvalidity = d->status == STORE_OK ? works[i].uidvalidity : 0;
+		buf_free(&works[i].keywords);
+		free(works[i].mailboxes);
 		if (d->status != STORE_OK)
 			log_warn("store", "msg=\"delivery failed\" message=%s status=%s", lq(d->message_id),
 				 lq(store_status_str(d->status)));

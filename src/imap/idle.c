@@ -1,0 +1,39 @@
+/*
+ * idle.c — IDLE (RFC 2177, RFC 9051 §6.3.13): the client waits, the server
+ * pushes.  Changes committed by anyone in this process (other IMAP
+ * sessions, SMTP deliveries, POP3) wake the session through its store watch
+ * within the same loop turn; changes made by another process (the CLI)
+ * show up at the next wake or command.
+ */
+#include "imap/session.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+
+void imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd)
+{
+	snprintf(s->pending_tag, sizeof s->pending_tag, "%s", cmd->tag);
+	s->busy = IBUSY_IDLE;
+	imap_write(s, "+ idling\r\n", 10);
+	/* Anything that happened before IDLE began is news too. */
+	imap_sync(s, true);
+}
+
+void imap_idle_line(struct imap_session *s, const char *line, size_t len)
+{
+	s->busy = IBUSY_NONE;
+	if (!line || len != 4 || !ascii_iprefix(line, len, "DONE")) {
+		imap_bad(s, s->pending_tag, "Expected DONE");
+		return;
+	}
+	imap_sync(s, true);
+	imap_tagged(s, s->pending_tag, "OK", "IDLE terminated");
+}
+
+void imap_idle_wake(struct imap_session *s)
+{
+	if (s->busy == IBUSY_IDLE && s->c)
+		imap_sync(s, true);
+}

@@ -1,0 +1,239 @@
+/*
+ * parse.h — the IMAP command parser (RFC 9051 / RFC 3501 grammar and the
+ * extensions tern announces).
+ *
+ * The session assembles one complete command before parsing it: the lines
+ * as received, each literal's header ("{12}", "{12+}", "{12-}"... and
+ * "~{12}" for literal8) left in place, followed by its CRLF, but the
+ * literal's octets taken out of band into struct imap_literal — small
+ * ones in memory, an APPEND message spooled to a file.  So the text the
+ * parser sees is always short (IMAP_LINE_MAX per line, IMAP_COMMAND_MAX in
+ * all) and a 50 MB APPEND never sits in memory.
+ *
+ * imap_parse() is pure: (text, literals) in, struct imap_cmd out, or a
+ * reason for BAD.  Everything it returns is owned by the struct and freed
+ * with imap_cmd_free().  Strings (astring, string, nstring) come back as
+ * raw octets with explicit lengths; mailbox names are left undecoded
+ * (modified UTF-7 or UTF-8 depends on the session's UTF8=ACCEPT state).
+ */
+#ifndef TERN_IMAP_PARSE_H
+#define TERN_IMAP_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/search.h"
+#include "imap/seqset.h"
+
+#define IMAP_TAG_MAX 64             /* octets of a tag */
+#define IMAP_LINE_MAX 65536         /* one line incl. CRLF */
+#define IMAP_COMMAND_MAX 262144     /* all lines and in-memory literals of one command */
+#define IMAP_LITERAL_MAX 65536      /* a literal that is not an APPEND message */
+
+struct imap_literal {
+	const char *data;           /* in memory (NULL when spooled) */
+	size_t len;
+	int fd;                     /* spooled APPEND message: readable fd, -1 otherwise */
+	const char *path;           /* the spool file's path when spooled */
+	bool binary;                /* literal8 (~{n}) */
+};
+
+struct imap_str {
+	char *p;                    /* NUL-terminated copy (may contain NULs in literals) */
+	size_t n;
+	bool nil;                   /* nstring NIL */
+};
+
+enum imap_cmd_type {
+	IMAP_CMD_CAPABILITY, IMAP_CMD_NOOP, IMAP_CMD_LOGOUT, IMAP_CMD_STARTTLS,
+	IMAP_CMD_AUTHENTICATE, IMAP_CMD_LOGIN, IMAP_CMD_ENABLE, IMAP_CMD_SELECT,
+	IMAP_CMD_EXAMINE, IMAP_CMD_CREATE, IMAP_CMD_DELETE, IMAP_CMD_RENAME,
+	IMAP_CMD_SUBSCRIBE, IMAP_CMD_UNSUBSCRIBE, IMAP_CMD_LIST, IMAP_CMD_LSUB,
+	IMAP_CMD_NAMESPACE, IMAP_CMD_STATUS, IMAP_CMD_APPEND, IMAP_CMD_IDLE,
+	IMAP_CMD_CHECK, IMAP_CMD_CLOSE, IMAP_CMD_UNSELECT, IMAP_CMD_EXPUNGE,
+	IMAP_CMD_SEARCH, IMAP_CMD_FETCH, IMAP_CMD_STORE, IMAP_CMD_COPY,
+	IMAP_CMD_MOVE, IMAP_CMD_ID, IMAP_CMD_COMPRESS, IMAP_CMD_GETQUOTA,
+	IMAP_CMD_GETQUOTAROOT, IMAP_CMD_SETQUOTA,
+};
+
+/* STATUS items (also LIST RETURN (STATUS (...))). */
+enum {
+	IMAP_STATUS_MESSAGES      = 1 << 0,
+	IMAP_STATUS_UIDNEXT       = 1 << 1,
+	IMAP_STATUS_UIDVALIDITY   = 1 << 2,
+	IMAP_STATUS_UNSEEN        = 1 << 3,
+	IMAP_STATUS_DELETED       = 1 << 4,
+	IMAP_STATUS_SIZE          = 1 << 5,
+	IMAP_STATUS_RECENT        = 1 << 6,
+	IMAP_STATUS_HIGHESTMODSEQ = 1 << 7,
+	IMAP_STATUS_APPENDLIMIT   = 1 << 8,
+};
+
+/* LIST-EXTENDED selection and return options (RFC 5258, 6154, 5819). */
+enum {
+	IMAP_LIST_SEL_SUBSCRIBED     = 1 << 0,
+	IMAP_LIST_SEL_REMOTE         = 1 << 1,
+	IMAP_LIST_SEL_RECURSIVEMATCH = 1 << 2,
+	IMAP_LIST_SEL_SPECIAL_USE    = 1 << 3,
+	IMAP_LIST_RET_SUBSCRIBED     = 1 << 8,
+	IMAP_LIST_RET_CHILDREN       = 1 << 9,
+	IMAP_LIST_RET_SPECIAL_USE    = 1 << 10,
+	IMAP_LIST_RET_STATUS         = 1 << 11,
+};
+
+enum imap_fetch_type {
+	FA_FLAGS, FA_INTERNALDATE, FA_RFC822_SIZE, FA_ENVELOPE, FA_BODY,
+	FA_BODYSTRUCTURE, FA_UID, FA_MODSEQ, FA_RFC822, FA_RFC822_HEADER,
+	FA_RFC822_TEXT, FA_BODY_SECTION, FA_BINARY_SECTION, FA_BINARY_SIZE,
+};
+
+enum imap_section_spec {
+	SEC_NONE,               /* BODY[] or BODY[1.2]: the whole (part) */
+	SEC_HEADER, SEC_HEADER_FIELDS, SEC_HEADER_FIELDS_NOT, SEC_TEXT, SEC_MIME,
+};
+
+#define IMAP_SECTION_DEPTH 32
+
+struct imap_fetch_att {
+	enum imap_fetch_type type;
+	bool peek;                  /* BODY.PEEK / BINARY.PEEK: no implicit \Seen */
+	uint32_t part[IMAP_SECTION_DEPTH];  /* "1.2.3" */
+	size_t nparts;
+	enum imap_section_spec spec;
+	struct imap_str *fields;    /* HEADER.FIELDS (...) names */
+	size_t nfields;
+	bool partial;               /* <offset.length> given */
+	uint64_t offset, length;
+	/*
+	 * The response name, e.g. "BODY[HEADER.FIELDS (FROM TO)]<0>" (RFC 9051
+	 * §7.5.2: the origin octet only, fields upper-cased as the client gave
+	 * them) or "BINARY.SIZE[1]".
+	 */
+	char *name;
+};
+
+/* APPEND message (one; MULTIAPPEND is not offered). */
+struct imap_append {
+	uint32_t flags;             /* STORE_FLAG_* */
+	char *keywords;             /* space-separated, "" if none */
+	bool has_date;
+	int64_t date;               /* date-time as Unix time */
+	const struct imap_literal *msg;     /* the message literal (spooled) */
+	bool utf8;                  /* UTF8 (~{n}) form of RFC 6855 */
+};
+
+struct imap_cmd {
+	char tag[IMAP_TAG_MAX + 1];
+	enum imap_cmd_type type;
+	bool uid;                   /* UID FETCH / SEARCH / STORE / COPY / MOVE / EXPUNGE */
+
+	/* Mailbox argument(s): SELECT EXAMINE CREATE DELETE RENAME(from,to)
+	 * SUBSCRIBE UNSUBSCRIBE STATUS APPEND COPY(to) MOVE(to) GETQUOTAROOT. */
+	struct imap_str mailbox, mailbox2;
+
+	/* AUTHENTICATE mech [initial-response]; LOGIN user pass. */
+	struct imap_str mech;
+	bool has_ir;
+	struct imap_str ir;         /* "=" already turned into an empty string */
+	struct imap_str user, pass;
+
+	/* ENABLE atoms; ID parameters (pairs, NIL = none); SETQUOTA resource names. */
+	struct imap_str *atoms;
+	size_t natoms;
+	uint64_t *limits;           /* SETQUOTA: limits[i] for resource atoms[i] */
+
+	/* SELECT/EXAMINE (CONDSTORE) or (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])). */
+	bool condstore;
+	bool qresync;
+	uint32_t qr_uidvalidity;
+	uint64_t qr_modseq;
+	struct imap_seqset qr_known_uids;       /* n = 0 when absent */
+	struct imap_seqset qr_seq_match, qr_uid_match;
+
+	/* CREATE (USE (\Sent)): one special-use attribute or "" */
+	char use[16];
+
+	/* LIST / LSUB: reference, patterns, options; STATUS items. */
+	struct imap_str reference;
+	struct imap_str *patterns;
+	size_t npatterns;
+	unsigned list_opts;
+	unsigned status_items;      /* STATUS, LIST RETURN (STATUS (...)) */
+
+	/* APPEND */
+	struct imap_append append;
+
+	/* FETCH / STORE / COPY / MOVE / UID EXPUNGE / SEARCH (no set there) */
+	struct imap_seqset set;
+	struct imap_fetch_att *atts;
+	size_t natts;
+	bool fetch_all_macro;       /* ALL/FAST/FULL expanded into atts; nothing else to do */
+	uint64_t changedsince;      /* FETCH (CHANGEDSINCE n) */
+	bool vanished;              /* FETCH (VANISHED) */
+
+	/* STORE */
+	enum store_flag_op store_op;
+	bool silent;
+	uint32_t flags;
+	char *keywords;             /* space-separated */
+	bool has_unchangedsince;    /* (UNCHANGEDSINCE n) given; n may be 0 */
+	uint64_t unchangedsince;
+
+	/* SEARCH */
+	struct imap_skey *search;   /* SK_AND root */
+	unsigned search_ret;        /* IMAP_RET_*; esearch true when RETURN was given */
+	bool esearch;
+	char charset[32];
+
+	/* COMPRESS mechanism; GETQUOTA / SETQUOTA root */
+	struct imap_str arg;
+};
+
+enum imap_parse_result {
+	IMAP_PARSE_OK,
+	IMAP_PARSE_BAD,             /* *err says why; tag is valid when tag[0] != '\0' */
+	IMAP_PARSE_BADCHARSET,      /* SEARCH CHARSET unknown: reply NO with *err ("[BADCHARSET (...)] ...") */
+};
+
+/*
+ * Parse one assembled command.  utf8 = the session has ENABLEd
+ * UTF8=ACCEPT (quoted strings may then carry UTF-8).  On BAD, err points to
+ * a static reason for the client ("Missing mailbox name", ...).
+ *
+ * text is every line of the command, each ending in "\r\n" (a bare "\n"
+ * is accepted too); the command must end with its final line end.  lits
+ * are the command's literals in order: each literal header in text must
+ * have one, of the same length and kind (literal8 or not), and every one
+ * must be used.  Only the APPEND message may be spooled (fd >= 0, data
+ * NULL); its octets are not checked here (NUL in a non-binary message is
+ * for the APPEND code to refuse), every other literal is.  On anything but
+ * IMAP_PARSE_OK everything but tag and type has been freed already (a
+ * further imap_cmd_free() is harmless).
+ */
+enum imap_parse_result imap_parse(const char *text, size_t len, const struct imap_literal *lits, size_t nlits,
+				  bool utf8, struct imap_cmd *out, const char **err);
+void imap_cmd_free(struct imap_cmd *c);
+
+/*
+ * For the session's literal handling: text[0..len) is the command so far,
+ * ending just after a literal header (without its CRLF).  Returns true when
+ * this literal is an APPEND message (to be spooled, limit APPENDLIMIT),
+ * false for any other literal (kept in memory, limit IMAP_LITERAL_MAX).
+ */
+bool imap_parse_literal_is_message(const char *text, size_t len);
+
+/*
+ * Recognise a literal header at the end of a line (without CRLF):
+ * "{123}" (synchronising), "{123+}" (LITERAL+/LITERAL-), "~{123}" and
+ * "~{123+}" (literal8).
+ * Returns true and sets *size, *nonsync, *binary.  false: no literal, or
+ * a malformed/overflowing count (*bad set then).
+ */
+bool imap_parse_literal_header(const char *line, size_t len, uint64_t *size, bool *nonsync, bool *binary,
+			       bool *bad);
+
+/* The tag of a line, for BAD replies on unparsable input ("*" when none can be found). */
+void imap_parse_tag(const char *line, size_t len, char out[IMAP_TAG_MAX + 1]);
+
+#endif

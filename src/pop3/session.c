@@ -12,7 +12,7 @@
  * minutes without the client sending anything, which is not idleness.
  * Activity is a complete command line or a response making progress;
  * stray octets that never make a line are not.  The timer fires at the
- * latest POP3_TIMEOUT_MS after the last activity.  RFC 1939 §3: a
+ * latest idle_timeout_ms (POP3_TIMEOUT_MS) after the last activity.  RFC 1939 §3: a
  * timed-out session closes without a reply and without entering UPDATE.
  */
 #include "pop3/pop3.h"
@@ -121,8 +121,8 @@ static void idle_timeout(struct conn *c)
 {
 	struct pop3_session *s = c->session;
 	uint64_t idle = now_ms() - s->last_active;
-	if (idle < POP3_TIMEOUT_MS) {
-		conn_timer(c, POP3_TIMEOUT_MS - idle, idle_timeout);
+	if (idle < s->srv->idle_timeout_ms) {
+		conn_timer(c, s->srv->idle_timeout_ms - idle, idle_timeout);
 		return;
 	}
 	log_info("pop3", "session=%s msg=\"idle timeout\" ip=%s user=%s", c->id, c->peer_ip,
@@ -133,7 +133,7 @@ static void idle_timeout(struct conn *c)
 void pop3_idle_timer(struct pop3_session *s)
 {
 	s->last_active = now_ms();
-	conn_timer(s->c, POP3_TIMEOUT_MS, idle_timeout);
+	conn_timer(s->c, s->srv->idle_timeout_ms, idle_timeout);
 }
 
 /* Which commands each state accepts (RFC 1939 §4–6, RFC 2449, RFC 2595, RFC 5034). */
@@ -338,6 +338,7 @@ struct pop3_server *pop3_server_new(const struct config *cfg, struct store_write
 	struct pop3_server *srv = xcalloc(1, sizeof *srv);
 	srv->cfg = cfg;
 	srv->auth = auth;
+	srv->idle_timeout_ms = POP3_TIMEOUT_MS;
 	srv->nstores = nloops;
 	srv->stores = store_open_per_loop(cfg->data_dir, nloops);
 	if (!srv->stores) {

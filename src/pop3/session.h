@@ -49,6 +49,7 @@ struct pop3_server {
 	struct store **stores;          /* one per loop thread, by loop_index() */
 	size_t nstores;
 	struct conn_handler handlers[2];
+	uint64_t idle_timeout_ms;       /* POP3_TIMEOUT_MS; tests shorten it */
 };
 
 enum pop3_state {

@@ -8,6 +8,7 @@ and hostile input (huge sequence sets, overlong lines, bad literals).
 import itertools
 import re
 import smtplib
+import time
 import zlib
 
 import pytest
@@ -359,3 +360,19 @@ def test_quota_storage_refuses_declared_size_at_rcpt(tern, user):
     assert code == 452 and "4.2.2" in text, text
     r.close()
     assert len(tern.messages(user)) == 1
+
+
+def test_idle_timeout_before_login_is_one_minute(tern, user):
+    """Before login a silent client is dropped after 60 s; a logged-in one
+    (30 minutes, RFC 9051 §5.4) is not.  The one test here that waits."""
+    pre = RawImap(tern.ports["imap"])
+    post = raw(tern, user)
+    t0 = time.monotonic()
+    pre.sock.settimeout(90)
+    assert pre.line() == b"* BYE Autologout; idle for too long"
+    waited = time.monotonic() - t0
+    assert 55 < waited < 75, waited
+    assert pre.closed_by_server()
+    _, t = post.cmd("NOOP")
+    assert t.startswith(b"t2 OK")
+    post.close()

@@ -21,6 +21,7 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "pop3/pop3.h"
+#include "pop3/session.h"
 
 #define PW "secret-pw"
 
@@ -622,6 +623,41 @@ static void test_drop_without_quit_keeps_mail(void **state)
 	assert_int_not_equal(flags_of(e, 1), UINT32_MAX);
 }
 
+static void test_idle_timeout_deletes_nothing(void **state)
+{
+	struct env *e = *state;
+	assert_true(e->srv->idle_timeout_ms >= 10 * 60 * 1000);     /* RFC 1939 §3 */
+	e->srv->idle_timeout_ms = 1500;     /* sessions opened from here on */
+	deliver(e, msg1);
+	struct client *c = login(e, "alice@example.org");
+	cmd(c, "DELE 1", "+OK");
+	/* Closed without a reply and without UPDATE. */
+	assert_true(client_eof(c));
+	client_close(c);
+	assert_int_not_equal(flags_of(e, 1), UINT32_MAX);
+	/* The lock went with it. */
+	c = login(e, "alice@example.org");
+	cmd(c, "STAT", "+OK 1 ");
+	cmd(c, "QUIT", "+OK");
+	client_close(c);
+}
+
+static void test_unreadable_message_is_sys_temp(void **state)
+{
+	struct env *e = *state;
+	deliver(e, msg1);
+	struct client *c = login(e, "alice@example.org");
+	/* The message file vanishes under the index (a disk fault): a temporary error, the session goes on. */
+	char blobs[128];
+	snprintf(blobs, sizeof blobs, "%s/blobs", e->f.dir);
+	nftw(blobs, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	cmd(c, "RETR 1", "-ERR [SYS/TEMP]");
+	cmd(c, "TOP 1 0", "-ERR [SYS/TEMP]");
+	cmd(c, "STAT", "+OK 1 ");
+	cmd(c, "QUIT", "+OK");
+	client_close(c);
+}
+
 static void test_in_use(void **state)
 {
 	struct env *e = *state;
@@ -783,6 +819,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sasl, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_transaction, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_drop_without_quit_keeps_mail, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout_deletes_nothing, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_message_is_sys_temp, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_in_use, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_pipelining, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, env_setup, env_teardown),

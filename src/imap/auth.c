@@ -275,6 +275,10 @@ void imap_cmd_id(struct imap_session *s, struct imap_cmd *cmd)
 		log_info("imap", "session=%s msg=\"client id\" id=%s", s->c->id, lq(buf_cstr(&b)));
 		buf_free(&b);
 	}
-	imap_untagged(s, "ID (\"name\" \"tern\" \"version\" \"%s\")", TERN_VERSION);
+	/* The version only to a logged-in client: before login it tells a scanner which bugs to try. */
+	if (s->state == IST_NOTAUTH)
+		imap_untagged(s, "ID (\"name\" \"tern\")");
+	else
+		imap_untagged(s, "ID (\"name\" \"tern\" \"version\" \"%s\")", TERN_VERSION);
 	imap_ok(s, cmd, "ID completed");
 }

@@ -165,7 +165,7 @@ static int fetch_one(void *ctx, const struct store_message_data *m)
 		buf_printf(b, "UID %u", m->uid);
 	if (f->want_flags) {
 		buf_puts(b, b->len > start ? " FLAGS " : "FLAGS ");
-		imap_put_flags(b, m->flags, m->keywords);
+		imap_put_flags(b, m->flags, m->keywords, imap_is_recent(s, m->uid));
 	}
 	if (f->want_modseq)
 		buf_printf(b, "%sMODSEQ (%llu)", b->len > start ? " " : "", (unsigned long long)m->modseq);

@@ -38,8 +38,9 @@
  *    STORAGE is in units of 1024 octets, usage rounded up, limit down.
  *    SETQUOTA is NO [NOPERM]: limits are the administrator's
  *    (`tern user quota`).
- *  - STATUS RECENT is always 0 (tern has no \Recent); APPENDLIMIT is
- *    [smtp] max_message_size, the same for every mailbox.
+ *  - STATUS RECENT counts the messages no session has claimed as \Recent
+ *    yet (what the next SELECT would see); APPENDLIMIT is [smtp]
+ *    max_message_size, the same for every mailbox.
  */
 #include "imap/session.h"
 #include "imap/listmatch.h"
@@ -197,7 +198,7 @@ struct mbox {
 	bool has_children;
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
-	uint32_t messages, unseen, deleted;
+	uint32_t messages, unseen, deleted, recent;
 	uint64_t size;
 };
 
@@ -212,6 +213,7 @@ static void mbox_copy(struct mbox *m, const struct store_mailbox_info *mb)
 	m->highestmodseq = mb->highestmodseq;
 	m->messages = mb->messages;
 	m->unseen = mb->unseen;
+	m->recent = mb->recent;
 	m->deleted = mb->deleted;
 	m->size = mb->size;
 }
@@ -234,7 +236,7 @@ static void put_status(struct imap_session *s, struct buf *b, const struct mbox 
 		sp = " ";
 	}
 	if (items & IMAP_STATUS_RECENT) {
-		buf_printf(b, "%sRECENT 0", sp);
+		buf_printf(b, "%sRECENT %u", sp, m->recent);
 		sp = " ";
 	}
 	if (items & IMAP_STATUS_UIDNEXT) {

@@ -58,7 +58,7 @@ static int report_flags(void *ctx, const struct store_message_data *m)
 	if (!seq)
 		return 0;
 	buf_printf(&r->out, "* %u FETCH (FLAGS ", seq);
-	imap_put_flags(&r->out, m->flags, m->keywords);
+	imap_put_flags(&r->out, m->flags, m->keywords, imap_is_recent(r->s, m->uid));
 	if (r->cmd->uid)
 		buf_printf(&r->out, " UID %u", m->uid);
 	if (r->s->condstore)

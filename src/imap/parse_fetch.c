@@ -413,8 +413,12 @@ static bool one_flag(struct imap_p *p, uint32_t *flags, struct buf *kw, size_t *
 			return imap_p_fail(p, "\\* is not a flag");
 		if (!imap_p_atom(p, &a, &n, "Invalid flag"))
 			return false;
+		/*
+		 * The server's to set (RFC 3501 §2.3.2), so ignored; clients that
+		 * replace FLAGS with what they were shown send it back.
+		 */
 		if (ascii_ieq(a, n, "Recent"))
-			return imap_p_fail(p, "Cannot store \\Recent");
+			return true;
 		for (size_t i = 0; i < ARRAY_LEN(system_flags); i++) {
 			if (ascii_ieq(a, n, system_flags[i].name)) {
 				*flags |= system_flags[i].bit;

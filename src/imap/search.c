@@ -519,11 +519,13 @@ static bool eval_meta_leaf(const struct imap_skey *k, const struct imap_search_m
 	const struct store_message_data *m = msg->m;
 	switch (k->type) {
 	case SK_ALL:
-	case SK_OLD:
 		return true;
+	case SK_OLD:
+		return !msg->recent;
 	case SK_NEW:
+		return msg->recent && !(m->flags & STORE_FLAG_SEEN);
 	case SK_RECENT:
-		return false;
+		return msg->recent;
 	case SK_SEQSET:
 		return !k->set.saved && imap_seqset_contains(&k->set, msg->seq);
 	case SK_UID:

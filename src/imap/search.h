@@ -34,9 +34,9 @@ enum imap_skey_type {
 	SK_UNFLAG,          /* flag: lacks it */
 	SK_KEYWORD,         /* str */
 	SK_UNKEYWORD,       /* str */
-	SK_NEW,             /* RECENT and UNSEEN: with no \Recent, same as nothing */
-	SK_OLD,             /* NOT RECENT: every message */
-	SK_RECENT,          /* no message is \Recent in tern */
+	SK_NEW,             /* RECENT and UNSEEN */
+	SK_OLD,             /* NOT RECENT */
+	SK_RECENT,
 	SK_BEFORE,          /* date: INTERNALDATE day < date */
 	SK_ON,
 	SK_SINCE,           /* >= */
@@ -91,6 +91,7 @@ struct imap_search_msg {
 	 */
 	const char *(*text)(void *arg, size_t *len);
 	void *arg;
+	bool recent;        /* \Recent for the searching session */
 };
 
 /*

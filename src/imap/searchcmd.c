@@ -55,7 +55,7 @@ static int search_one(void *ctx, const struct store_message_data *m)
 	uint32_t seq = imap_view_seq(r->s->view, m->uid);
 	if (!seq)
 		return 0;
-	struct imap_search_msg msg = { seq, m, message_text, r };
+	struct imap_search_msg msg = { seq, m, message_text, r, imap_is_recent(r->s, m->uid) };
 	r->m = m;
 	r->tried = false;
 	r->map = NULL;

@@ -23,10 +23,14 @@
 
 static const char *const flag_names[] = { "\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft" };
 
-void imap_put_flags(struct buf *b, uint32_t flags, const char *keywords)
+void imap_put_flags(struct buf *b, uint32_t flags, const char *keywords, bool recent)
 {
 	buf_putc(b, '(');
 	bool first = true;
+	if (recent) {
+		buf_puts(b, "\\Recent");
+		first = false;
+	}
 	for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
 		if (!(flags & (1u << i)))
 			continue;
@@ -41,6 +45,59 @@ void imap_put_flags(struct buf *b, uint32_t flags, const char *keywords)
 		buf_puts(b, keywords);
 	}
 	buf_putc(b, ')');
+}
+
+/* ---- \Recent ---------------------------------------------------------------- */
+
+bool imap_is_recent(const struct imap_session *s, uint32_t uid)
+{
+	const struct imap_view *v = s->view;
+	if (s->rev2 || !v)
+		return false;
+	for (size_t i = 0; i < v->nrecent; i++)
+		if (uid >= v->recent[i].lo && uid <= v->recent[i].hi)
+			return true;
+	return false;
+}
+
+static size_t recent_count(const struct imap_view *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < v->nrecent; i++) {
+		size_t lo = imap_lower_bound(v->uids, v->n, v->recent[i].lo);
+		size_t hi = v->recent[i].hi == UINT32_MAX ? v->n : imap_lower_bound(v->uids, v->n, v->recent[i].hi + 1);
+		n += hi - lo;
+	}
+	return n;
+}
+
+static void recent_add(struct imap_view *v, uint32_t lo, uint32_t hi)
+{
+	if (lo > hi)
+		return;
+	if (v->nrecent && v->recent[v->nrecent - 1].hi + 1 == lo) {
+		v->recent[v->nrecent - 1].hi = hi;
+		return;
+	}
+	if (v->nrecent == IMAP_RECENT_RANGES) {
+		memmove(v->recent, v->recent + 1, (IMAP_RECENT_RANGES - 1) * sizeof v->recent[0]);
+		v->nrecent--;
+	}
+	v->recent[v->nrecent].lo = lo;
+	v->recent[v->nrecent].hi = hi;
+	v->nrecent++;
+}
+
+/* Claim for this session the view's UIDs no session has claimed yet (not under EXAMINE). */
+static void claim_recent(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	if (v->readonly || !v->n)
+		return;
+	uint32_t upto = v->uids[v->n - 1] + 1;      /* the store never hands out UID 2^32-1 */
+	uint32_t from;
+	if (store_mailbox_recent_claim(imap_store(s), v->mailbox_id, upto, &from) == STORE_OK && from < upto)
+		recent_add(v, from, upto - 1);
 }
 
 static void put_flag_list(struct imap_session *s, const char *keywords)
@@ -360,6 +417,9 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 		memcpy(v->uids + v->n, cl.fresh, cl.nfresh * sizeof *cl.fresh);
 		v->n += cl.nfresh;
 		imap_untagged(s, "%zu EXISTS", v->n);
+		claim_recent(s);
+		if (!s->rev2)
+			imap_untagged(s, "%zu RECENT", recent_count(v));
 	}
 
 	if (cl.nchanged) {
@@ -383,7 +443,7 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 			if (s->qresync)
 				buf_printf(&b, "UID %u ", f->uid);
 			buf_puts(&b, "FLAGS ");
-			imap_put_flags(&b, f->flags, f->keywords);
+			imap_put_flags(&b, f->flags, f->keywords, imap_is_recent(s, f->uid));
 			if (s->condstore)
 				buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)f->modseq);
 			buf_puts(&b, ")\r\n");
@@ -463,6 +523,7 @@ struct select_info {
 	char *keywords;
 	char *special_use;
 	bool has_children;
+	uint32_t first_recent_uid;
 };
 
 static void got_info(void *ctx, const struct store_mailbox_info *mb)
@@ -472,6 +533,7 @@ static void got_info(void *ctx, const struct store_mailbox_info *mb)
 	si->id = mb->id;
 	si->uidvalidity = mb->uidvalidity;
 	si->uidnext = mb->uidnext;
+	si->first_recent_uid = mb->first_recent_uid;
 	si->highestmodseq = mb->highestmodseq;
 	si->keywords = xstrdup(mb->keywords ? mb->keywords : "");
 	si->special_use = xstrdup(mb->special_use ? mb->special_use : "");
@@ -500,7 +562,7 @@ static void qresync_change(void *ctx, const struct store_change *c)
 	if (!seq)
 		return;
 	buf_printf(&q->fetches, "* %u FETCH (UID %u FLAGS ", seq, c->uid);
-	imap_put_flags(&q->fetches, c->flags, c->keywords);
+	imap_put_flags(&q->fetches, c->flags, c->keywords, imap_is_recent(q->s, c->uid));
 	buf_printf(&q->fetches, " MODSEQ (%llu))\r\n", (unsigned long long)c->modseq);
 }
 
@@ -584,11 +646,15 @@ void imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	v->cap = v->n;
 	s->view = v;
 	s->state = IST_SELECTED;
+	if (examine)
+		recent_add(v, si.first_recent_uid ? si.first_recent_uid : 1, UINT32_MAX);
+	else
+		claim_recent(s);
 
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "* %zu EXISTS\r\n", v->n);
 	if (!s->rev2)
-		buf_puts(&b, "* 0 RECENT\r\n");
+		buf_printf(&b, "* %zu RECENT\r\n", recent_count(v));
 	imap_write(s, b.data, b.len);
 	buf_reset(&b);
 	put_flag_list(s, v->keywords);

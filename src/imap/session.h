@@ -34,6 +34,7 @@
 
 #define IMAP_MAX_LITERALS 64            /* literals in one command */
 #define IMAP_MAX_ERRORS 20              /* BAD commands before BYE */
+#define IMAP_RECENT_RANGES 8            /* \Recent claims remembered per selected mailbox */
 #define IMAP_OUTPUT_MAX (256 * 1024)    /* queued output before input (or a FETCH) waits */
 #define IMAP_IDLE_TIMEOUT_MS (30 * 60 * 1000)   /* RFC 9051 §5.4: at least 30 minutes */
 #define IMAP_PREAUTH_TIMEOUT_MS (60 * 1000)     /* before login: a client has no reason to dawdle */
@@ -77,6 +78,13 @@ struct imap_view {
 	char *keywords;                 /* keywords announced in FLAGS */
 	struct store_watch *watch;
 	struct imap_seqset saved;       /* SEARCHRES "$", UIDs (resolved) */
+	/*
+	 * \Recent (IMAP4rev1): the UID ranges this session claimed, oldest
+	 * first; under EXAMINE one open range from the mailbox's first
+	 * unclaimed UID.  Past IMAP_RECENT_RANGES claims the oldest is dropped.
+	 */
+	struct { uint32_t lo, hi; } recent[IMAP_RECENT_RANGES];
+	size_t nrecent;
 };
 
 /* A command that runs over several turns of the loop (FETCH, large SEARCH results...). */
@@ -223,7 +231,9 @@ void imap_view_own_change(struct imap_session *s, uint64_t modseq);
 void imap_view_flags_update(struct imap_session *s, const char *mailbox_keywords);
 /* The same, reading the mailbox's keywords from the store. */
 void imap_view_refresh_keywords(struct imap_session *s);
-void imap_put_flags(struct buf *b, uint32_t flags, const char *keywords);
+void imap_put_flags(struct buf *b, uint32_t flags, const char *keywords, bool recent);
+/* Whether uid is \Recent for this session (never for an IMAP4rev2 one: RFC 9051 dropped it). */
+bool imap_is_recent(const struct imap_session *s, uint32_t uid);
 
 /* ---- fetch.c / modify.c / searchcmd.c / append.c / idle.c ----------------- */
 void imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd);

@@ -216,6 +216,8 @@ struct store_mailbox_info {
 	uint32_t deleted;           /* messages with \Deleted */
 	uint64_t size;              /* sum of message sizes */
 	const char *keywords;       /* keywords used in the mailbox, space-separated */
+	uint32_t first_recent_uid;  /* \Recent: no session has claimed UIDs from here on */
+	uint32_t recent;            /* messages from first_recent_uid on */
 };
 typedef void (*store_mailbox_info_cb)(void *ctx, const struct store_mailbox_info *mb);
 
@@ -286,6 +288,13 @@ enum store_status store_message_range(struct store *s, int64_t mailbox_id, uint3
  */
 enum store_status store_mailbox_uids(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
 				     uint64_t *highestmodseq, uint32_t *first_unseen);
+/*
+ * \Recent (RFC 3501 §2.3.2): the first session to learn of a message sees
+ * it as recent.  Claim for the caller the UIDs below upto not claimed yet:
+ * *from receives where the unclaimed ones began (nothing was claimed when
+ * *from >= upto).  Does not count as a change of the mailbox (no modseq).
+ */
+enum store_status store_mailbox_recent_claim(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from);
 /* Open a blob (from store_message_data.blob_id) read-only.  Caller closes fd. */
 enum store_status store_blob_open(struct store *s, const char *blob_id, int *fd);
 

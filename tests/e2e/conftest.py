@@ -35,10 +35,21 @@ ROLES += ("pop3", "pop3s")
 ROLES += ("imap", "imaps")
 
 
+def free_ports(n):
+    """n distinct free ports: all held open while they are chosen, so the
+    kernel cannot hand out the same one twice."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def make_cert(directory, cn="localhost"):
@@ -136,7 +147,7 @@ class Tern:
         self.conf = os.path.join(workdir, "tern.conf")
         self.logpath = os.path.join(workdir, "tern.log")
         self.cert, self.key = certs
-        self.ports = {r: free_port() for r in ROLES}
+        self.ports = dict(zip(ROLES, free_ports(len(ROLES))))
         self.proc = None
         self.log_offset = 0
         self.settings = settings

@@ -275,15 +275,16 @@ def test_search_decodes_encoded_words_and_transfer_encodings(tern, user):
 # ---- CHECK, ID ---------------------------------------------------------------------------
 
 def test_check_id_and_empty_results(tern, user):
-    r = raw(tern, user)
+    r = RawImap(tern.ports["imaps"], tls=True)
+    lines, t = r.cmd("ID NIL")
+    assert lines == [b'* ID ("name" "tern")'] and t.startswith(b"t1 OK")
+    r.login(user, PW)
     lines, t = r.cmd('ID ("name" "pytest" "version" "1")')
-    assert t.startswith(b"t2 OK") and lines[0].startswith(b'* ID ("name" "tern"'), lines
+    assert t.startswith(b"t3 OK") and lines[0].startswith(b'* ID ("name" "tern" "version" '), lines
     _, t = r.cmd("CHECK")
-    assert t.startswith(b"t3 BAD")      # only in the selected state
+    assert t.startswith(b"t4 BAD")      # only in the selected state
     r.cmd("SELECT INBOX")
     _, t = r.cmd("CHECK")
-    assert t.startswith(b"t5 OK")
-    lines, t = r.cmd("ID NIL")
     assert t.startswith(b"t6 OK")
     # Nothing to expunge, nothing found: plain OKs (once undefined behaviour under UBSan).
     lines, t = r.cmd("EXPUNGE")
@@ -376,3 +377,59 @@ def test_idle_timeout_before_login_is_one_minute(tern, user):
     _, t = post.cmd("NOOP")
     assert t.startswith(b"t2 OK")
     post.close()
+
+
+# ---- \Recent (IMAP4rev1) ------------------------------------------------------------------
+
+def recent_of(lines):
+    return [int(l.split()[1]) for l in lines if l.endswith(b" RECENT")]
+
+
+def test_recent_goes_to_the_first_session_only(tern, user):
+    for i in range(2):
+        deliver(tern, user, message(subject="r%d" % i).encode())
+    a, b = raw(tern, user), raw(tern, user)
+    lines, _ = b.cmd("STATUS INBOX (RECENT MESSAGES)")
+    assert lines == [b'* STATUS "INBOX" (MESSAGES 2 RECENT 2)'], lines
+    lines, _ = a.cmd("SELECT INBOX")
+    assert recent_of(lines) == [2]
+    lines, _ = a.cmd("FETCH 1:* FLAGS")
+    assert lines == [b"* 1 FETCH (FLAGS (\\Recent))", b"* 2 FETCH (FLAGS (\\Recent))"]
+    lines, _ = b.cmd("SELECT INBOX")
+    assert recent_of(lines) == [0]
+    assert b.cmd("FETCH 1 FLAGS")[0] == [b"* 1 FETCH (FLAGS ())"]
+    # New mail: the first session to hear of it gets it as \Recent.
+    deliver(tern, user, message(subject="r2").encode())
+    lines, _ = a.cmd("NOOP")
+    assert b"* 3 EXISTS" in lines and recent_of(lines) == [3], lines
+    lines, _ = b.cmd("NOOP")
+    assert b"* 3 EXISTS" in lines and recent_of(lines) == [0], lines
+    a.cmd("STORE 1 +FLAGS.SILENT (\\Seen)")
+    assert a.cmd("SEARCH RECENT")[0] == [b"* SEARCH 1 2 3"]
+    assert a.cmd("SEARCH NEW")[0] == [b"* SEARCH 2 3"]
+    assert b.cmd("NOOP")[0] == [b"* 1 FETCH (FLAGS (\\Seen))"]     # a's change, without a's \Recent
+    assert b.cmd("SEARCH RECENT")[0] == [b"* SEARCH"]
+    assert b.cmd("SEARCH OLD")[0] == [b"* SEARCH 1 2 3"]
+    # A client replacing FLAGS with what it was shown sends \Recent back: ignored.
+    _, t = a.cmd("STORE 2 FLAGS (\\Recent \\Flagged)")
+    assert b" OK " in t, t
+    # An APPEND elsewhere is recent for whoever selects that mailbox next;
+    # EXAMINE looks without taking it.
+    msg = b"Subject: filed\r\n\r\nbody\r\n"
+    b.send(b"ap APPEND Archive {%d+}\r\n%s\r\n" % (len(msg), msg))
+    b.until("ap")
+    assert b.cmd("STATUS Archive (RECENT)")[0] == [b'* STATUS "Archive" (RECENT 1)']
+    lines, _ = b.cmd("EXAMINE Archive")
+    assert recent_of(lines) == [1]
+    lines, _ = a.cmd("SELECT Archive")
+    assert recent_of(lines) == [1]
+    assert b.cmd("STATUS Archive (RECENT)")[0] == [b'* STATUS "Archive" (RECENT 0)']
+    # IMAP4rev2 has no \Recent at all.
+    c = raw(tern, user)
+    c.cmd("ENABLE IMAP4rev2")
+    deliver(tern, user, message(subject="r3").encode())
+    lines, _ = c.cmd("SELECT INBOX")
+    assert recent_of(lines) == [] and b"RECENT" not in b"".join(lines)
+    assert c.cmd("FETCH 4 FLAGS")[0] == [b"* 4 FETCH (FLAGS ())"]
+    for r in (a, b, c):
+        r.close()

@@ -42,6 +42,7 @@ struct tmsg {
 	uint32_t seq;
 	int text_calls;
 	bool unreadable;
+	bool recent;        /* \Recent for the searching session */
 };
 
 static char *load_crlf(const char *name, size_t *len)
@@ -204,7 +205,7 @@ static void free_tree(struct imap_skey *k)
 static bool match_prepared(struct imap_skey *root, struct tmsg *t, const struct imap_seqset *saved)
 {
 	imap_search_prepare(root, 10, 100, saved);
-	struct imap_search_msg msg = { t->seq, &t->m, tmsg_text, t };
+	struct imap_search_msg msg = { t->seq, &t->m, tmsg_text, t, t->recent };
 	bool r = imap_search_match(root, &msg);
 	free_tree(root);
 	return r;
@@ -232,13 +233,22 @@ static void test_flags(void **state)
 	assert_false(match1(&t, KF(SK_UNFLAG, STORE_FLAG_SEEN)));
 	assert_true(match1(&t, KF(SK_UNFLAG, STORE_FLAG_DELETED)));
 	assert_true(match1(&t, KF(SK_UNFLAG, STORE_FLAG_DRAFT)));
-	/* no \Recent in tern: NEW and RECENT never, OLD always */
+	/* not \Recent: NEW and RECENT no, OLD yes */
 	assert_false(match1(&t, K(SK_NEW)));
 	assert_false(match1(&t, K(SK_RECENT)));
 	assert_true(match1(&t, K(SK_OLD)));
 	assert_true(match1(&t, K(SK_ALL)));
 	t.m.flags = 0;
 	assert_false(match1(&t, K(SK_NEW)));
+	/* \Recent: NEW only while unseen (RFC 3501 §6.4.4) */
+	t.recent = true;
+	assert_true(match1(&t, K(SK_RECENT)));
+	assert_false(match1(&t, K(SK_OLD)));
+	assert_true(match1(&t, K(SK_NEW)));
+	t.m.flags = STORE_FLAG_SEEN;
+	assert_false(match1(&t, K(SK_NEW)));
+	t.recent = false;
+	t.m.flags = 0;
 	assert_true(match1(&t, KF(SK_UNFLAG, STORE_FLAG_SEEN)));
 	assert_int_equal(t.text_calls, 0);
 	tmsg_free(&t);
@@ -618,7 +628,7 @@ static void test_unreadable(void **state)
 	/* no accessor at all */
 	struct imap_skey *root = node(SK_AND, KS(SK_BODY, "x"), NULL);
 	imap_search_prepare(root, 1, 1, NULL);
-	struct imap_search_msg msg = { 1, &t.m, NULL, NULL };
+	struct imap_search_msg msg = { 1, &t.m, NULL, NULL, false };
 	assert_false(imap_search_match(root, &msg));
 	free_tree(root);
 	tmsg_free(&t);
@@ -631,7 +641,7 @@ static void test_unprepared(void **state)
 	tmsg_load(&t, "multi", 1, 1);
 	/* text keys work without prepare (the needle is folded per call) */
 	struct imap_skey *root = node(SK_AND, KS(SK_BODY, "CRÈME"), node(SK_NOT, KS(SK_SUBJECT, "NOPE"), NULL), NULL);
-	struct imap_search_msg msg = { 1, &t.m, tmsg_text, &t };
+	struct imap_search_msg msg = { 1, &t.m, tmsg_text, &t, false };
 	assert_true(imap_search_match(root, &msg));
 	assert_true(imap_search_match(root, &msg));
 	/* preparing twice is harmless */
@@ -715,7 +725,7 @@ static bool match_command_lit(const char *line, const char *literal, bool utf8, 
 	assert_int_equal(r, IMAP_PARSE_OK);
 	assert_non_null(cmd.search);
 	imap_search_prepare(cmd.search, 10, 100, saved);
-	struct imap_search_msg msg = { t->seq, &t->m, tmsg_text, t };
+	struct imap_search_msg msg = { t->seq, &t->m, tmsg_text, t, t->recent };
 	bool hit = imap_search_match(cmd.search, &msg);
 	imap_cmd_free(&cmd);
 	return hit;

@@ -916,6 +916,46 @@ static void test_mailbox_uids(void **state)
 	store_writer_stop(&wr);
 }
 
+static void test_recent_claims(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	int64_t inbox = inbox_id(s, alice);
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	fill_inbox(s, wr, alice, 3);
+	struct store_mailbox_info in = info_of(s, alice, "INBOX", NULL);
+	assert_int_equal(in.recent, 3);
+	assert_int_equal(in.first_recent_uid, 1);
+	uint64_t m = highestmodseq(s, inbox);
+
+	/* the first session claims all three; a second gets none */
+	uint32_t from = 0;
+	assert_int_equal(store_mailbox_recent_claim(s, inbox, 4, &from), STORE_OK);
+	assert_int_equal(from, 1);
+	assert_int_equal(info_of(s, alice, "INBOX", NULL).recent, 0);
+	assert_int_equal(store_mailbox_recent_claim(s, inbox, 4, &from), STORE_OK);
+	assert_int_equal(from, 4);
+	assert_int_equal(highestmodseq(s, inbox), m);       /* not a change of the mailbox */
+
+	/* new mail is recent again, claimed up to a point */
+	fill_inbox(s, wr, alice, 2);
+	assert_int_equal(info_of(s, alice, "INBOX", NULL).recent, 2);
+	assert_int_equal(store_mailbox_recent_claim(s, inbox, 5, &from), STORE_OK);
+	assert_int_equal(from, 4);
+	in = info_of(s, alice, "INBOX", NULL);
+	assert_int_equal(in.recent, 1);
+	assert_int_equal(in.first_recent_uid, 5);
+	/* a claim never goes backwards */
+	assert_int_equal(store_mailbox_recent_claim(s, inbox, 2, &from), STORE_OK);
+	assert_int_equal(from, 5);
+	assert_int_equal(info_of(s, alice, "INBOX", NULL).first_recent_uid, 5);
+	assert_int_equal(store_mailbox_recent_claim(s, 999999, 2, &from), STORE_NOTFOUND);
+	store_writer_stop(&wr);
+}
+
 /* ---- copy, move, quota --------------------------------------------------- */
 
 static void test_copy_move(void **state)
@@ -1342,7 +1382,8 @@ static void test_migration(void **state)
 		   "ALTER TABLE accounts DROP COLUMN used_storage; ALTER TABLE accounts DROP COLUMN used_messages;"
 		   "ALTER TABLE mailboxes DROP COLUMN keywords; ALTER TABLE mailboxes DROP COLUMN messages;"
 		   "ALTER TABLE mailboxes DROP COLUMN unseen; ALTER TABLE mailboxes DROP COLUMN deleted;"
-		   "ALTER TABLE mailboxes DROP COLUMN size; PRAGMA user_version = 1;");
+		   "ALTER TABLE mailboxes DROP COLUMN size; ALTER TABLE mailboxes DROP COLUMN first_recent_uid;"
+		   "PRAGMA user_version = 1;");
 	f->s = s = store_open(f->dir);
 	assert_non_null(s);
 	struct store_mailbox_info in = info_of(s, alice, "INBOX", NULL);
@@ -1350,6 +1391,9 @@ static void test_migration(void **state)
 	assert_int_equal(in.unseen, 2);
 	assert_int_equal(in.deleted, 1);
 	assert_int_equal(in.size, 3 * strlen("Subject: m1\r\n\r\nmessage 1\r\n"));
+	/* 2 -> 3: mail already there is not \Recent */
+	assert_int_equal(in.recent, 0);
+	assert_int_equal(in.first_recent_uid, 4);
 	struct store_quota q;
 	assert_int_equal(store_quota_get(s, alice, &q), STORE_OK);
 	assert_int_equal(q.messages_used, 3);
@@ -1381,6 +1425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mailbox_uids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_claims, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_append, setup, teardown),

@@ -48,7 +48,9 @@ static const char SQL_MESSAGE_BLOB[] =
 	"SELECT m.id, m.name, m.special_use, m.subscribed, m.uidvalidity, m.uidnext, m.highestmodseq," \
 	" m.messages, m.unseen, m.deleted, m.size, m.keywords," \
 	" EXISTS (SELECT 1 FROM mailboxes c WHERE c.account_id = m.account_id" \
-	"  AND c.name > m.name || '/' AND c.name < m.name || '0')" \
+	"  AND c.name > m.name || '/' AND c.name < m.name || '0')," \
+	" m.first_recent_uid," \
+	" (SELECT count(*) FROM messages r WHERE r.mailbox_id = m.id AND r.uid >= m.first_recent_uid)" \
 	" FROM mailboxes m"
 static const char SQL_MAILBOX_INFOS[] =
 	SQL_INFO_COLUMNS " WHERE m.account_id = ?1 ORDER BY m.name <> 'INBOX', m.name";
@@ -379,6 +381,8 @@ static void info_from_row(sqlite3_stmt *st, struct store_mailbox_info *out)
 	out->size = (uint64_t)sqlite3_column_int64(st, 10);
 	out->keywords = xstrdup(store_sq_text(st, 11));
 	out->has_children = sqlite3_column_int(st, 12) != 0;
+	out->first_recent_uid = (uint32_t)sqlite3_column_int64(st, 13);
+	out->recent = (uint32_t)sqlite3_column_int64(st, 14);
 }
 
 static void info_clear(struct store_mailbox_info *mb)

@@ -218,6 +218,14 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER mailboxes_delete BEFORE DELETE ON mailboxes BEGIN"
 	"  DELETE FROM messages WHERE mailbox_id = OLD.id;"
 	"END;",
+
+	/*
+	 * 2 -> 3: \Recent (RFC 3501).  UIDs from first_recent_uid on have not
+	 * been claimed by any IMAP session yet.  Mail already there when this
+	 * runs counts as seen by someone.
+	 */
+	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE mailboxes SET first_recent_uid = uidnext;",
 };
 
 static int user_version(struct store_sq *sq)

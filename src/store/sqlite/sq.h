@@ -14,6 +14,7 @@
  *   flags.c    flag and keyword changes, expunge, changes since a modseq
  *   copy.c     copying and moving messages between mailboxes
  *   quota.c    account quotas
+ *   uids.c     the UID list for SELECT (cached process-wide), \Recent claims
  *   queue.c    the outbound queue
  *   writer.c   the group-commit delivery thread
  *
@@ -166,6 +167,7 @@ enum store_status store_sq_message_open(struct store *s, int64_t mailbox_id, uin
 enum store_status store_sq_mailbox_infos(struct store *s, int64_t account_id, store_mailbox_info_cb cb, void *ctx);
 enum store_status store_sq_mailbox_info(struct store *s, int64_t account_id, const char *name,
 					store_mailbox_info_cb cb, void *ctx);
+enum store_status store_sq_mailbox_recent_claim(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from);
 enum store_status store_sq_mailbox_uids(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
 					uint64_t *highestmodseq, uint32_t *first_unseen);
 enum store_status store_sq_message_range(struct store *s, int64_t mailbox_id, uint32_t uid_lo, uint32_t uid_hi,

@@ -1,5 +1,6 @@
 /*
- * uids.c — a mailbox's UID list, for IMAP SELECT (SQLite backend).
+ * uids.c — a mailbox's UID list and its \Recent claims, for IMAP SELECT
+ * (SQLite backend).
  *
  * SELECT needs every UID (the sequence-number map) and the modseq that
  * list corresponds to, and nothing else.  Both are read in one read
@@ -122,6 +123,62 @@ static void cache_put(const char *dir, int64_t mailbox_id, int64_t uidvalidity, 
 	c->used = ++cache_clock;
 	cache_bytes += bytes;
 	pthread_mutex_unlock(&cache_lock);
+}
+
+static const char SQL_RECENT_GET[] = "SELECT first_recent_uid FROM mailboxes WHERE id = ?1";
+static const char SQL_RECENT_SET[] = "UPDATE mailboxes SET first_recent_uid = ?2 WHERE id = ?1";
+
+enum store_status store_sq_mailbox_recent_claim(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	*from = upto;
+	/* Most SELECTs find nothing to claim: look before taking the write lock. */
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_RECENT_GET);
+	if (!st)
+		return STORE_IOERR;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	int rc = sqlite3_step(st);
+	uint32_t seen = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc == SQLITE_ROW && seen >= upto) {
+		*from = seen;
+		return STORE_OK;
+	}
+	if (!store_sq_begin(sq))
+		return STORE_IOERR;
+	enum store_status status = STORE_IOERR;
+	st = store_sq_stmt(sq, SQL_RECENT_GET);
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			status = STORE_NOTFOUND;
+		else
+			store_sq_log_error(sq, "recent claim");
+		sqlite3_reset(st);
+		goto out;
+	}
+	uint32_t first = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (first < upto) {
+		if (!(st = store_sq_stmt(sq, SQL_RECENT_SET)))
+			goto out;
+		sqlite3_bind_int64(st, 1, mailbox_id);
+		sqlite3_bind_int64(st, 2, upto);
+		if (!store_sq_step_done(sq, st, "recent claim"))
+			goto out;
+		if (!store_sq_commit(sq))
+			goto out;
+	}
+	*from = first;
+	status = STORE_OK;
+out:
+	store_sq_rollback(sq);
+	return status;
 }
 
 static const char SQL_UIDS_MAILBOX[] = "SELECT highestmodseq, messages, uidvalidity FROM mailboxes WHERE id = ?1";

@@ -666,7 +666,7 @@ void imap_process(struct imap_session *s)
 		if (r == CONN_LINE_NONE)
 			return;
 		if (s->state == IST_NOTAUTH && s->busy == IBUSY_NONE)
-			conn_timer(s->c, IMAP_PREAUTH_TIMEOUT_MS, imap_preauth_timeout);
+			conn_timer(s->c, s->srv->preauth_timeout_ms, imap_preauth_timeout);
 		if (r == CONN_LINE_TOOLONG) {
 			if (s->busy == IBUSY_SASL) {
 				imap_auth_line(s, NULL, 0);
@@ -730,7 +730,7 @@ static void on_open(struct conn *c)
 	s->lit_fd = -1;
 	s->wake = event_new(loop_base(c->loop), -1, 0, on_wake, s);
 	c->session = s;
-	conn_timer(c, IMAP_PREAUTH_TIMEOUT_MS, imap_preauth_timeout);
+	conn_timer(c, s->srv->preauth_timeout_ms, imap_preauth_timeout);
 	if (c->role != ROLE_IMAPS)
 		greet(s);
 }
@@ -825,7 +825,15 @@ struct imap_server *imap_server_new(const struct config *cfg, struct store_write
 		h->timeout = on_timeout;
 		h->closed = on_closed;
 	}
+	srv->preauth_timeout_ms = IMAP_PREAUTH_TIMEOUT_MS;
 	return srv;
+}
+
+void imap_server_set_timeouts(struct imap_server *srv, uint64_t preauth_ms, uint64_t idle_ms)
+{
+	srv->preauth_timeout_ms = preauth_ms;
+	for (size_t i = 0; i < ARRAY_LEN(srv->handlers); i++)
+		srv->handlers[i].timeout_ms = idle_ms;
 }
 
 const struct conn_handler *imap_handler(struct imap_server *srv, enum listen_role role)

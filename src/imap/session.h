@@ -48,7 +48,11 @@ struct imap_server {
 	struct store **stores;          /* one per loop thread, by loop_index() */
 	size_t nstores;
 	struct conn_handler handlers[2];
+	uint64_t preauth_timeout_ms;    /* IMAP_PREAUTH_TIMEOUT_MS */
 };
+
+/* Shorter timeouts than IMAP_PREAUTH_TIMEOUT_MS / IMAP_IDLE_TIMEOUT_MS, for tests. */
+void imap_server_set_timeouts(struct imap_server *srv, uint64_t preauth_ms, uint64_t idle_ms);
 
 enum imap_state { IST_NOTAUTH, IST_AUTH, IST_SELECTED, IST_LOGOUT };
 

@@ -128,6 +128,33 @@ def test_authenticate_plain_with_initial_response_and_continuation(tern, user):
     _, t = r.until("a")
     assert t.startswith(b"a OK")
     r.close()
+    # LOGIN: username and password prompts (base64 "Username:" / "Password:").
+    r = raw(tern)
+    r.send("b AUTHENTICATE LOGIN\r\n")
+    assert r.line() == b"+ VXNlcm5hbWU6"
+    r.send(base64.b64encode(user.encode()).decode() + "\r\n")
+    assert r.line() == b"+ UGFzc3dvcmQ6"
+    r.send(base64.b64encode(PW.encode()).decode() + "\r\n")
+    _, t = r.until("b")
+    assert t.startswith(b"b OK [CAPABILITY")
+    r.close()
+    # The client gives up ("*"), or sends what is not base64: BAD, and it may try again.
+    r = raw(tern)
+    r.send("c AUTHENTICATE PLAIN\r\n")
+    assert r.line() == b"+ "
+    r.send("*\r\n")
+    _, t = r.until("c")
+    assert t.startswith(b"c BAD")
+    r.send("d AUTHENTICATE PLAIN\r\n")
+    assert r.line() == b"+ "
+    r.send("!!!not base64!!!\r\n")
+    _, t = r.until("d")
+    assert t.startswith(b"d BAD")
+    _, t = r.cmd("AUTHENTICATE CRAM-MD5")
+    assert t.startswith(b"t1 NO") or t.startswith(b"t1 BAD"), t
+    _, t = r.cmd("AUTHENTICATE PLAIN " + ir)
+    assert t.startswith(b"t2 OK")
+    r.close()
 
 
 def test_commands_need_the_right_state(tern, user):

@@ -33,6 +33,7 @@ struct fetch_job {
 	bool want_flags;        /* FLAGS, requested or implied by an implicit \Seen */
 	bool want_modseq;
 	bool need_blob;         /* some item needs the mapped message */
+	bool unreadable;        /* some message data could not be read: NO at the end */
 	struct buf out;
 };
 
@@ -82,14 +83,24 @@ static const char *map_blob(struct imap_session *s, const struct store_message_d
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * A message file that cannot be read gives NIL for the item and sets
+ * *unreadable, so that the command ends in NO [SERVERBUG]: a client must
+ * not cache made-up content as the message's.
+ */
 static void put_section(struct imap_session *s, struct buf *b, const struct imap_fetch_att *att,
-			const struct store_message_data *m, int *fd, const char **blob, size_t *bloblen)
+			const struct store_message_data *m, int *fd, const char **blob, size_t *bloblen,
+			bool *unreadable)
 {
 	if (imap_section_needs_blob(att) && !*blob) {
 		*blob = map_blob(s, m, fd, bloblen);
 		if (!*blob) {
 			log_error("imap", "session=%s msg=\"blob unreadable\" uid=%u", s->c ? s->c->id : "-", m->uid);
 			*bloblen = 0;
+			*unreadable = true;
+			buf_puts(b, att->name);
+			buf_puts(b, " NIL");
+			return;
 		}
 	}
 	struct imap_section sec;
@@ -117,22 +128,23 @@ static void put_section(struct imap_session *s, struct buf *b, const struct imap
 			buf_printf(b, "%llu", (unsigned long long)sec.length);
 			break;
 		}
+		if (sec.length && *fd < 0 && store_blob_open(imap_store(s), m->blob_id, fd) != STORE_OK) {
+			log_error("imap", "session=%s msg=\"blob unreadable\" uid=%u", s->c ? s->c->id : "-", m->uid);
+			*unreadable = true;
+			buf_puts(b, "NIL");
+			break;
+		}
 		buf_printf(b, "{%llu}\r\n", (unsigned long long)sec.length);
 		if (sec.length == 0)
 			break;
-		if (*fd < 0 && store_blob_open(imap_store(s), m->blob_id, fd) != STORE_OK) {
-			/* The literal is announced: send that many octets of nothing better than spaces. */
-			log_error("imap", "session=%s msg=\"blob unreadable\" uid=%u", s->c ? s->c->id : "-", m->uid);
-			for (uint64_t i = 0; i < sec.length; i++)
-				buf_putc(b, ' ');
-			break;
-		}
 		if (sec.length <= 16384 && *blob) {
 			buf_append(b, *blob + sec.offset, (size_t)sec.length);
 			break;
 		}
 		flush_out(s, b);
 		if (s->c && !conn_write_file(s->c, *fd, sec.offset, sec.length)) {
+			/* Announced and cannot be sent (out of descriptors): keep the stream in step. */
+			*unreadable = true;
 			for (uint64_t i = 0; i < sec.length; i++)
 				buf_putc(b, ' ');
 		}
@@ -160,15 +172,21 @@ static int fetch_one(void *ctx, const struct store_message_data *m)
 
 	struct buf *b = &f->out;
 	buf_printf(b, "* %u FETCH (", seq);
-	size_t start = b->len;
-	if (f->cmd->uid)
+	/* A flag, not a length test: a streamed literal empties b on the way (flush_out). */
+	bool first = true;
+	if (f->cmd->uid) {
 		buf_printf(b, "UID %u", m->uid);
-	if (f->want_flags) {
-		buf_puts(b, b->len > start ? " FLAGS " : "FLAGS ");
-		imap_put_flags(b, m->flags, m->keywords, imap_is_recent(s, m->uid));
+		first = false;
 	}
-	if (f->want_modseq)
-		buf_printf(b, "%sMODSEQ (%llu)", b->len > start ? " " : "", (unsigned long long)m->modseq);
+	if (f->want_flags) {
+		buf_puts(b, first ? "FLAGS " : " FLAGS ");
+		imap_put_flags(b, m->flags, m->keywords, imap_is_recent(s, m->uid));
+		first = false;
+	}
+	if (f->want_modseq) {
+		buf_printf(b, "%sMODSEQ (%llu)", first ? "" : " ", (unsigned long long)m->modseq);
+		first = false;
+	}
 
 	int fd = -1;
 	const char *blob = NULL;
@@ -179,8 +197,9 @@ static int fetch_one(void *ctx, const struct store_message_data *m)
 			continue;
 		if (att->type == FA_FLAGS || att->type == FA_MODSEQ)
 			continue;
-		if (b->len > start)
+		if (!first)
 			buf_putc(b, ' ');
+		first = false;
 		switch (att->type) {
 		case FA_UID:
 			buf_printf(b, "UID %u", m->uid);
@@ -202,7 +221,7 @@ static int fetch_one(void *ctx, const struct store_message_data *m)
 			buf_printf(b, "BODYSTRUCTURE %s", m->bodystructure);
 			break;
 		default:
-			put_section(s, b, att, m, &fd, &blob, &bloblen);
+			put_section(s, b, att, m, &fd, &blob, &bloblen, &f->unreadable);
 			break;
 		}
 	}
@@ -237,7 +256,11 @@ static void fetch_step(struct imap_job *j)
 		}
 		return;
 	}
-	imap_ok(s, f->cmd, "%s completed", f->cmd->uid ? "UID FETCH" : "FETCH");
+	if (f->unreadable)
+		imap_tagged(s, f->cmd->tag, "NO", "[SERVERBUG] %s: some message data could not be read",
+			    f->cmd->uid ? "UID FETCH" : "FETCH");
+	else
+		imap_ok(s, f->cmd, "%s completed", f->cmd->uid ? "UID FETCH" : "FETCH");
 	imap_job_done(s);
 }
 

@@ -172,13 +172,20 @@ void conn_accept(struct loop *loop, int fd, enum listen_role role, const struct 
  * (flushed per write: IMAP is interactive); input is inflated lazily,
  * when the protocol asks for it, and at most ZIN_MAX ahead, so a small
  * compressed request cannot expand into unbounded memory.
+ *
+ * A file segment (a message part, conn_write_file) cannot be handed to
+ * the socket as it is: it goes into a queue, with whatever is written
+ * after it, and is read and deflated ZOUT_STEP at a time as the socket
+ * takes the output — never whole into memory.
  */
 #define Z_CHUNK 16384
 #define ZIN_MAX (256 * 1024)
+#define ZOUT_STEP (64 * 1024)   /* deflated per turn while the queue drains */
 
 struct zlayer {
 	z_stream in, out;
 	struct evbuffer *plain;     /* inflated input not yet read by the protocol */
+	struct evbuffer *queue;     /* output waiting behind a file segment, not yet deflated */
 	bool owed;                  /* the last inflate filled its output: it may hold more */
 	bool broken;
 };
@@ -191,6 +198,7 @@ static void zlayer_free(struct conn *c)
 	inflateEnd(&z->in);
 	deflateEnd(&z->out);
 	evbuffer_free(z->plain);
+	evbuffer_free(z->queue);
 	free(z);
 	c->zctx = NULL;
 }
@@ -281,15 +289,39 @@ bool conn_compress(struct conn *c)
 		return false;
 	}
 	z->plain = evbuffer_new();
+	z->queue = evbuffer_new();
 	c->zctx = z;
 	return true;
+}
+
+/* Deflate from the queue until the socket has ZOUT_STEP to send or the queue is empty. */
+static void zqueue_pump(struct conn *c)
+{
+	struct zlayer *z = c->zctx;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char chunk[Z_CHUNK];
+	while (!z->broken && evbuffer_get_length(z->queue) && evbuffer_get_length(out) < ZOUT_STEP) {
+		int n = evbuffer_remove(z->queue, chunk, sizeof chunk);
+		if (n <= 0) {
+			/* An unreadable file segment: nothing after it can be sent in order. */
+			log_error("net", "session=%s msg=\"cannot read queued output\"", c->id);
+			z->broken = true;
+			break;
+		}
+		deflate_write(c, chunk, (size_t)n);
+	}
+	if (z->broken)
+		evbuffer_drain(z->queue, evbuffer_get_length(z->queue));
 }
 
 void conn_write(struct conn *c, const void *p, size_t n)
 {
 	if (!c->bev || c->closing)
 		return;
-	if (c->zctx)
+	struct zlayer *z = c->zctx;
+	if (z && evbuffer_get_length(z->queue))
+		evbuffer_add(z->queue, p, n);       /* keeps its place behind a file segment */
+	else if (z)
 		deflate_write(c, p, n);
 	else
 		bufferevent_write(c->bev, p, n);
@@ -323,25 +355,25 @@ bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t length)
 		return true;
 	if (length == 0)
 		return true;
-	if (c->zctx) {
-		/* Compressed: the bytes must pass through deflate, a chunk at a time. */
-		char chunk[Z_CHUNK];
-		while (length) {
-			size_t want = length < sizeof chunk ? (size_t)length : sizeof chunk;
-			ssize_t r = pread(fd, chunk, want, (off_t)offset);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return false;
-			deflate_write(c, chunk, (size_t)r);
-			offset += (uint64_t)r;
-			length -= (uint64_t)r;
-		}
-		return true;
-	}
 	int copy = dup(fd);
 	if (copy < 0)
 		return false;
+	if (c->zctx) {
+		/* Compressed: queued, mapped rather than sent with sendfile, deflated as the socket drains. */
+		struct evbuffer_file_segment *seg = evbuffer_file_segment_new(
+			copy, (ev_off_t)offset, (ev_off_t)length, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_SENDFILE);
+		if (!seg) {
+			close(copy);
+			return false;
+		}
+		struct zlayer *z = c->zctx;
+		int rc = evbuffer_add_file_segment(z->queue, seg, 0, (ev_off_t)length);
+		evbuffer_file_segment_free(seg);    /* the queue holds its own reference */
+		if (rc != 0)
+			return false;
+		zqueue_pump(c);
+		return true;
+	}
 	/*
 	 * A file segment is read (or mapped) only as the socket takes it, so a
 	 * large message part never sits whole in this process's memory.
@@ -355,7 +387,12 @@ bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t length)
 
 size_t conn_output_pending(struct conn *c)
 {
-	return c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
+	if (!c->bev)
+		return 0;
+	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (c->zctx)
+		n += evbuffer_get_length(((struct zlayer *)c->zctx)->queue);
+	return n;
 }
 
 static void closer_fired(evutil_socket_t fd, short what, void *arg)
@@ -522,6 +559,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	if (c->zctx)
+		zqueue_pump(c);
 	if (conn_output_pending(c) != 0)
 		return;
 	if (c->closing) {

@@ -238,6 +238,14 @@ def test_large_message_fetch_streams_byte_exact(tern, user):
     typ, data = m.fetch("1", "(BODY.PEEK[])")
     assert data[0][1] == stored
     m.logout()
+    # Items after a streamed literal keep their separating space (once lost with the flushed buffer).
+    r = raw(tern, user)
+    r.cmd("EXAMINE INBOX")
+    lines, t = r.cmd("FETCH 1 (BODY.PEEK[] RFC822.SIZE BODY.PEEK[HEADER] UID)")
+    assert t.startswith(b"t3 OK")
+    assert b"\r\n RFC822.SIZE %d BODY[HEADER] {" % len(stored) in lines[0]
+    assert lines[0].endswith(b"\r\n\r\n UID 1)"), lines[0][-60:]
+    r.close()
 
 
 def test_fetch_bad_sequence_numbers(tern, user):

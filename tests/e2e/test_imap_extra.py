@@ -8,6 +8,7 @@ hostile input (huge sequence sets, overlong lines, bad literals), and
 (tests/unit/test_imap_session.c), where they can be shortened.
 """
 import itertools
+import os
 import re
 import smtplib
 import zlib
@@ -87,8 +88,13 @@ def test_compress_deflate_both_directions(tern, user):
     assert lines[0].split(b"\r\n", 1)[1][:-1] == stored
     # The bulk really travelled compressed.
     assert r.compressed_in < len(stored) / 4
+    # Two streamed parts and an item after them in one response: all in order.
+    lines, t = r.cmd("FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] UID)")
+    assert t.startswith(b"t7 OK") and lines[0].endswith(b" UID 1)"), lines[0][-40:]
+    assert literal_of(lines[0], b"BODY[]") == stored
+    assert literal_of(lines[0], b"BODY[TEXT]") == stored[stored.index(b"\r\n\r\n") + 4:]
     _, t = r.cmd("COMPRESS DEFLATE")
-    assert t.startswith(b"t7 NO [COMPRESSIONACTIVE]")
+    assert t.startswith(b"t8 NO [COMPRESSIONACTIVE]")
     # Upload: a 600 KB message that deflates to a few KB, so one small
     # compressed read inflates to far more than one buffer's worth.
     big = b"Subject: upload\r\n\r\n" + b"all the same line over and over again\r\n" * 16000
@@ -97,7 +103,7 @@ def test_compress_deflate_both_directions(tern, user):
     assert t.startswith(b"a1 OK [APPENDUID"), t
     assert tern.cat(user, 2) == big
     _, t = r.cmd("LOGOUT")
-    assert t.startswith(b"t8 OK")
+    assert t.startswith(b"t9 OK")
     r.close()
 
 
@@ -418,3 +424,22 @@ def test_recent_goes_to_the_first_session_only(tern, user):
     assert c.cmd("FETCH 4 FLAGS")[0] == [b"* 4 FETCH (FLAGS ())"]
     for r in (a, b, c):
         r.close()
+
+
+def test_unreadable_message_file_is_nil_and_serverbug(tern, user):
+    """A message file gone from disk under the index: the client gets NIL and a
+    NO [SERVERBUG], never invented content it would cache; index data still
+    comes."""
+    deliver(tern, user, message(subject="lost").encode())
+    small = tern.cat(user, 1)
+    for root, _, files in os.walk(os.path.join(tern.data_dir, "blobs")):
+        for f in files:
+            os.unlink(os.path.join(root, f))
+    r = raw(tern, user)
+    r.cmd("EXAMINE INBOX")
+    lines, t = r.cmd("FETCH 1 (FLAGS BODY.PEEK[])")
+    assert t.startswith(b"t3 NO [SERVERBUG]"), t
+    assert lines == [b"* 1 FETCH (FLAGS (\\Recent) BODY[] NIL)"] or lines == [b"* 1 FETCH (FLAGS () BODY[] NIL)"], lines
+    lines, t = r.cmd("FETCH 1 (RFC822.SIZE ENVELOPE)")
+    assert t.startswith(b"t4 OK") and b"RFC822.SIZE %d" % len(small) in lines[0]
+    r.close()

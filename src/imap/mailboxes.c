@@ -230,41 +230,28 @@ static void put_status(struct imap_session *s, struct buf *b, const struct mbox 
 	buf_puts(b, "* STATUS ");
 	imap_put_mailbox(s, b, m->name);
 	buf_puts(b, " (");
+	const struct {
+		unsigned bit;
+		const char *name;
+		uint64_t value;
+	} item[] = {
+		{ IMAP_STATUS_MESSAGES, "MESSAGES", m->messages },
+		{ IMAP_STATUS_RECENT, "RECENT", m->recent },
+		{ IMAP_STATUS_UIDNEXT, "UIDNEXT", m->uidnext },
+		{ IMAP_STATUS_UIDVALIDITY, "UIDVALIDITY", m->uidvalidity },
+		{ IMAP_STATUS_UNSEEN, "UNSEEN", m->unseen },
+		{ IMAP_STATUS_DELETED, "DELETED", m->deleted },
+		{ IMAP_STATUS_SIZE, "SIZE", m->size },
+		{ IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ", m->highestmodseq },
+		{ IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT", s->srv->cfg->smtp.max_message_size },
+	};
 	const char *sp = "";
-	if (items & IMAP_STATUS_MESSAGES) {
-		buf_printf(b, "%sMESSAGES %u", sp, m->messages);
-		sp = " ";
+	for (size_t i = 0; i < ARRAY_LEN(item); i++) {
+		if (items & item[i].bit) {
+			buf_printf(b, "%s%s %llu", sp, item[i].name, (unsigned long long)item[i].value);
+			sp = " ";
+		}
 	}
-	if (items & IMAP_STATUS_RECENT) {
-		buf_printf(b, "%sRECENT %u", sp, m->recent);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_UIDNEXT) {
-		buf_printf(b, "%sUIDNEXT %u", sp, m->uidnext);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_UIDVALIDITY) {
-		buf_printf(b, "%sUIDVALIDITY %u", sp, m->uidvalidity);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_UNSEEN) {
-		buf_printf(b, "%sUNSEEN %u", sp, m->unseen);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_DELETED) {
-		buf_printf(b, "%sDELETED %u", sp, m->deleted);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_SIZE) {
-		buf_printf(b, "%sSIZE %llu", sp, (unsigned long long)m->size);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_HIGHESTMODSEQ) {
-		buf_printf(b, "%sHIGHESTMODSEQ %llu", sp, (unsigned long long)m->highestmodseq);
-		sp = " ";
-	}
-	if (items & IMAP_STATUS_APPENDLIMIT)
-		buf_printf(b, "%sAPPENDLIMIT %llu", sp, (unsigned long long)s->srv->cfg->smtp.max_message_size);
 	buf_puts(b, ")\r\n");
 }
 

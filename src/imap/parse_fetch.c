@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "store/keywords.h"
 
 static const struct {
 	const char *name;
@@ -373,34 +374,6 @@ static const struct {
 	{ "Deleted", STORE_FLAG_DELETED }, { "Seen", STORE_FLAG_SEEN }, { "Draft", STORE_FLAG_DRAFT },
 };
 
-static bool ascii_ieqn(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-		if (x >= 'A' && x <= 'Z')
-			x += 32;
-		if (y >= 'A' && y <= 'Z')
-			y += 32;
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
-/* Keywords are case-insensitive: "$Junk" and "$junk" are one. */
-static bool keyword_listed(const struct buf *kw, const char *a, size_t n)
-{
-	size_t i = 0;
-	while (i < kw->len) {
-		const char *sp = memchr(kw->data + i, ' ', kw->len - i);
-		size_t l = sp ? (size_t)(sp - (kw->data + i)) : kw->len - i;
-		if (l == n && ascii_ieqn(kw->data + i, a, n))
-			return true;
-		i += l + 1;
-	}
-	return false;
-}
-
 static bool one_flag(struct imap_p *p, uint32_t *flags, struct buf *kw, size_t *count)
 {
 	const char *a;
@@ -429,7 +402,8 @@ static bool one_flag(struct imap_p *p, uint32_t *flags, struct buf *kw, size_t *
 	}
 	if (!imap_p_atom(p, &a, &n, "Missing flag"))
 		return false;
-	if (!keyword_listed(kw, a, n)) {
+	/* Keywords are case-insensitive: "$Junk" and "$junk" are one. */
+	if (!store_kw_has(buf_cstr(kw), a, n)) {
 		if (kw->len)
 			buf_putc(kw, ' ');
 		buf_append(kw, a, n);

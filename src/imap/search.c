@@ -53,6 +53,7 @@
 #include "mail/mime.h"
 #include "mail/mimeparam.h"
 #include "mail/rfc2047.h"
+#include "store/keywords.h"
 
 /*
  * A key's nesting below the root AND.  The parser allows
@@ -451,25 +452,6 @@ static int64_t day_of(int64_t t)
 	return d;
 }
 
-/* Whether the space-separated keyword list has kw (ASCII case-insensitive). */
-static bool has_keyword(const char *list, const char *kw)
-{
-	if (!list || !kw || !*kw)
-		return false;
-	const char *p = list;
-	while (*p) {
-		while (*p == ' ')
-			p++;
-		const char *e = p;
-		while (*e && *e != ' ')
-			e++;
-		if (e > p && ascii_ieq(p, (size_t)(e - p), kw))
-			return true;
-		p = e;
-	}
-	return false;
-}
-
 static bool text_key_match(const struct imap_skey *k, struct search_ctx *c)
 {
 	struct buf tmp = BUF_INIT;
@@ -535,9 +517,9 @@ static bool eval_meta_leaf(const struct imap_skey *k, const struct imap_search_m
 	case SK_UNFLAG:
 		return !(k->flag && (m->flags & k->flag) == k->flag);
 	case SK_KEYWORD:
-		return has_keyword(m->keywords, k->str);
+		return k->str && store_kw_has(m->keywords, k->str, strlen(k->str));
 	case SK_UNKEYWORD:
-		return !has_keyword(m->keywords, k->str);
+		return !(k->str && store_kw_has(m->keywords, k->str, strlen(k->str)));
 	case SK_BEFORE:
 		return day_of(m->internaldate) < k->date;
 	case SK_ON:

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "store/keywords.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -111,32 +112,10 @@ static void put_flag_list(struct imap_session *s, const char *keywords)
 	buf_free(&b);
 }
 
-/* Whether every keyword of list is in known (case-insensitive). */
-static bool keywords_known(const char *known, const char *list)
-{
-	const char *p = list;
-	while (p && *p) {
-		const char *end = strchr(p, ' ');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		bool found = false;
-		const char *k = known;
-		while (k && *k && !found) {
-			const char *kend = strchr(k, ' ');
-			size_t kn = kend ? (size_t)(kend - k) : strlen(k);
-			found = kn == n && strncasecmp(k, p, n) == 0;
-			k = kend ? kend + 1 : NULL;
-		}
-		if (!found)
-			return false;
-		p = end ? end + 1 : NULL;
-	}
-	return true;
-}
-
 void imap_view_flags_update(struct imap_session *s, const char *mailbox_keywords)
 {
 	struct imap_view *v = s->view;
-	if (!v || !mailbox_keywords || keywords_known(v->keywords, mailbox_keywords))
+	if (!v || !mailbox_keywords || store_kw_subset(mailbox_keywords, v->keywords))
 		return;
 	free(v->keywords);
 	v->keywords = xstrdup(mailbox_keywords);
@@ -434,7 +413,7 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 			uint32_t seq = imap_view_seq(v, f->uid);
 			if (superseded || !seq || is_gone(v, f->uid))
 				continue;
-			if (*f->keywords && !keywords_known(v->keywords, f->keywords)) {
+			if (*f->keywords && !store_kw_subset(f->keywords, v->keywords)) {
 				if (kw.len)
 					buf_putc(&kw, ' ');
 				buf_puts(&kw, f->keywords);
@@ -460,7 +439,7 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 				if (n < sizeof one) {
 					memcpy(one, p, n);
 					one[n] = '\0';
-					if (!keywords_known(all.data, one)) {
+					if (!store_kw_subset(one, all.data)) {
 						if (all.len)
 							buf_putc(&all, ' ');
 						buf_puts(&all, one);

@@ -162,16 +162,17 @@ bool store_kw_apply(const char *cur, enum store_flag_op op, const char *arg, str
 	return out->len <= STORE_KEYWORDS_MAX;
 }
 
-bool store_kw_same(const char *a, const char *b)
+bool store_kw_subset(const char *a, const char *b)
 {
 	const char *p = a ? a : "", *tok;
 	size_t n;
 	while (next_token(&p, &tok, &n))
 		if (!store_kw_has(b, tok, n))
 			return false;
-	p = b ? b : "";
-	while (next_token(&p, &tok, &n))
-		if (!store_kw_has(a, tok, n))
-			return false;
 	return true;
+}
+
+bool store_kw_same(const char *a, const char *b)
+{
+	return store_kw_subset(a, b) && store_kw_subset(b, a);
 }

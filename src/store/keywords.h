@@ -45,6 +45,9 @@ bool store_kw_merge(const char *mailbox, const char *add, struct buf *merged, st
  */
 bool store_kw_apply(const char *cur, enum store_flag_op op, const char *arg, struct buf *out);
 
+/* Whether every keyword of list a is in list b (NULL = none). */
+bool store_kw_subset(const char *a, const char *b);
+
 /* Whether two normalised lists hold the same keywords (in any order or case). */
 bool store_kw_same(const char *a, const char *b);
 

@@ -241,29 +241,28 @@ enum store_status store_sq_mailbox_get(struct store *s, int64_t account_id, cons
 	return status;
 }
 
-/* 1: the row exists, 0: it does not, -1: error. */
-static int row_exists(struct store_sq *sq, const char *sql, int64_t id)
+enum store_status store_sq_row_check(struct store_sq *sq, const char *sql, int64_t id)
 {
 	sqlite3_stmt *st = store_sq_stmt(sq, sql);
 	if (!st)
-		return -1;
+		return STORE_IOERR;
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
-		return 1;
+		return STORE_OK;
 	if (rc == SQLITE_DONE)
-		return 0;
+		return STORE_NOTFOUND;
 	store_sq_log_error(sq, "existence check");
-	return -1;
+	return STORE_IOERR;
 }
 
 enum store_status store_sq_mailbox_list(struct store *s, int64_t account_id, store_mailbox_cb cb, void *ctx)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
-	int exists = row_exists(sq, SQL_ACCOUNT_EXISTS, account_id);
-	if (exists <= 0)
-		return exists == 0 ? STORE_NOTFOUND : STORE_IOERR;
+	enum store_status exists = store_sq_row_check(sq, SQL_ACCOUNT_EXISTS, account_id);
+	if (exists != STORE_OK)
+		return exists;
 	sqlite3_stmt *st = store_sq_stmt(sq, SQL_MAILBOX_LIST);
 	if (!st)
 		return STORE_IOERR;
@@ -296,9 +295,9 @@ enum store_status store_sq_mailbox_list(struct store *s, int64_t account_id, sto
 enum store_status store_sq_message_list(struct store *s, int64_t mailbox_id, store_message_cb cb, void *ctx)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
-	int exists = row_exists(sq, SQL_MAILBOX_EXISTS, mailbox_id);
-	if (exists <= 0)
-		return exists == 0 ? STORE_NOTFOUND : STORE_IOERR;
+	enum store_status exists = store_sq_row_check(sq, SQL_MAILBOX_EXISTS, mailbox_id);
+	if (exists != STORE_OK)
+		return exists;
 	sqlite3_stmt *st = store_sq_stmt(sq, SQL_MESSAGE_LIST);
 	if (!st)
 		return STORE_IOERR;
@@ -426,9 +425,9 @@ static enum store_status report_infos(struct store_sq *sq, sqlite3_stmt *st, sto
 enum store_status store_sq_mailbox_infos(struct store *s, int64_t account_id, store_mailbox_info_cb cb, void *ctx)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
-	int exists = row_exists(sq, SQL_ACCOUNT_EXISTS, account_id);
-	if (exists <= 0)
-		return exists == 0 ? STORE_NOTFOUND : STORE_IOERR;
+	enum store_status exists = store_sq_row_check(sq, SQL_ACCOUNT_EXISTS, account_id);
+	if (exists != STORE_OK)
+		return exists;
 	sqlite3_stmt *st = store_sq_stmt(sq, SQL_MAILBOX_INFOS);
 	if (!st)
 		return STORE_IOERR;
@@ -462,9 +461,9 @@ enum store_status store_sq_message_range(struct store *s, int64_t mailbox_id, ui
 					 size_t limit, store_message_data_cb cb, void *ctx)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
-	int exists = row_exists(sq, SQL_MAILBOX_EXISTS, mailbox_id);
-	if (exists <= 0)
-		return exists == 0 ? STORE_NOTFOUND : STORE_IOERR;
+	enum store_status exists = store_sq_row_check(sq, SQL_MAILBOX_EXISTS, mailbox_id);
+	if (exists != STORE_OK)
+		return exists;
 	if (uid_lo > uid_hi)
 		return STORE_OK;
 	sqlite3_stmt *st = store_sq_stmt(sq, SQL_MESSAGE_RANGE);

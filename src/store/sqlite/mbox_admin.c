@@ -56,16 +56,6 @@ static int has_children(struct store_sq *sq, int64_t account_id, const char *nam
 	return r < 0 ? -1 : r > 0;
 }
 
-static enum store_status account_check(struct store_sq *sq, int64_t account_id)
-{
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_ACCOUNT_EXISTS);
-	if (!st)
-		return STORE_IOERR;
-	sqlite3_bind_int64(st, 1, account_id);
-	int64_t r = store_sq_step_id(sq, st, "account lookup");
-	return r > 0 ? STORE_OK : r == 0 ? STORE_NOTFOUND : STORE_IOERR;
-}
-
 /* Create every missing parent of name (normalised), without special-use. */
 static enum store_status create_parents(struct store_sq *sq, int64_t account_id, const char *name)
 {
@@ -105,7 +95,7 @@ enum store_status store_sq_mailbox_create(struct store *s, int64_t account_id, c
 		return STORE_INVALID;
 	if (!store_sq_begin(sq))
 		return STORE_IOERR;
-	enum store_status status = account_check(sq, account_id);
+	enum store_status status = store_sq_row_check(sq, SQL_ACCOUNT_EXISTS, account_id);
 	if (status == STORE_OK) {
 		int64_t id = mailbox_id(sq, account_id, norm);
 		status = id > 0 ? STORE_EXISTS : id < 0 ? STORE_IOERR : STORE_OK;

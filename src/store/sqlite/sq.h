@@ -168,6 +168,8 @@ enum store_status store_sq_mailbox_infos(struct store *s, int64_t account_id, st
 enum store_status store_sq_mailbox_info(struct store *s, int64_t account_id, const char *name,
 					store_mailbox_info_cb cb, void *ctx);
 enum store_status store_sq_mailbox_recent_claim(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from);
+/* STORE_OK if sql (one ?1 = id parameter) finds a row, else STORE_NOTFOUND or STORE_IOERR (logged). */
+enum store_status store_sq_row_check(struct store_sq *sq, const char *sql, int64_t id);
 enum store_status store_sq_mailbox_uids(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
 					uint64_t *highestmodseq, uint32_t *first_unseen);
 enum store_status store_sq_message_range(struct store *s, int64_t mailbox_id, uint32_t uid_lo, uint32_t uid_hi,

@@ -38,7 +38,7 @@ void imap_capability_line(struct imap_session *s, struct buf *b)
 		    " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE BINARY CONDSTORE QRESYNC"
 		    " UTF8=ACCEPT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	buf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->srv->cfg->smtp.max_message_size);
-	if (!s->compress_on)
+	if (!conn_compressed(s->c))
 		buf_puts(b, " COMPRESS=DEFLATE");
 }
 

@@ -9,7 +9,7 @@
 
 void imap_cmd_compress(struct imap_session *s, struct imap_cmd *cmd)
 {
-	if (s->compress_on) {
+	if (conn_compressed(s->c)) {
 		imap_tagged(s, cmd->tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is already active");
 		return;
 	}
@@ -24,6 +24,5 @@ void imap_cmd_compress(struct imap_session *s, struct imap_cmd *cmd)
 		imap_close(s);
 		return;
 	}
-	s->compress_on = true;
 	log_debug("imap", "session=%s msg=\"compression on\"", s->c->id);
 }

@@ -63,24 +63,13 @@ struct fetch_msg {
 	struct imap_session *s;
 	size_t pos;             /* in f->uids */
 	size_t end;
+	bool stopped;           /* output backed up: the batch resumes at pos */
 };
 
 static void flush_out(struct imap_session *s, struct buf *b)
 {
 	imap_write(s, b->data, b->len);
 	buf_reset(b);
-}
-
-static const char *map_blob(struct imap_session *s, const struct store_message_data *m, int *fd, size_t *len)
-{
-	*fd = -1;
-	if (store_blob_open(imap_store(s), m->blob_id, fd) != STORE_OK)
-		return NULL;
-	*len = (size_t)m->size;
-	if (*len == 0)
-		return "";
-	void *p = mmap(NULL, *len, PROT_READ, MAP_SHARED, *fd, 0);
-	return p == MAP_FAILED ? NULL : p;
 }
 
 /*
@@ -93,7 +82,7 @@ static void put_section(struct imap_session *s, struct buf *b, const struct imap
 			bool *unreadable)
 {
 	if (imap_section_needs_blob(att) && !*blob) {
-		*blob = map_blob(s, m, fd, bloblen);
+		*blob = imap_message_map(s, m, fd, bloblen);
 		if (!*blob) {
 			log_error("imap", "session=%s msg=\"blob unreadable\" uid=%u", s->c ? s->c->id : "-", m->uid);
 			*bloblen = 0;
@@ -145,8 +134,10 @@ static void put_section(struct imap_session *s, struct buf *b, const struct imap
 		if (s->c && !conn_write_file(s->c, *fd, sec.offset, sec.length)) {
 			/* Announced and cannot be sent (out of descriptors): keep the stream in step. */
 			*unreadable = true;
-			for (uint64_t i = 0; i < sec.length; i++)
-				buf_putc(b, ' ');
+			buf_reserve(b, (size_t)sec.length);
+			memset(b->data + b->len, ' ', (size_t)sec.length);
+			b->len += (size_t)sec.length;
+			b->data[b->len] = '\0';
 		}
 		break;
 	}
@@ -232,7 +223,9 @@ static int fetch_one(void *ctx, const struct store_message_data *m)
 		close(fd);
 	if (b->len > 65536)
 		flush_out(s, b);
-	return 0;
+	/* Between batches the job waits for the socket; within one it must not run ahead of it either. */
+	fm->stopped = s->c && conn_output_pending(s->c) + b->len > IMAP_OUTPUT_MAX;
+	return fm->stopped;
 }
 
 static void fetch_step(struct imap_job *j)
@@ -245,11 +238,11 @@ static void fetch_step(struct imap_job *j)
 	}
 	if (f->next < f->n) {
 		size_t end = f->next + FETCH_BATCH < f->n ? f->next + FETCH_BATCH : f->n;
-		struct fetch_msg fm = { f, s, f->next, end };
+		struct fetch_msg fm = { f, s, f->next, end, false };
 		enum store_status st = store_message_range(imap_store(s), s->view->mailbox_id, f->uids[f->next],
 							   f->uids[end - 1], 0, fetch_one, &fm);
 		flush_out(s, &f->out);
-		f->next = end;
+		f->next = fm.stopped ? fm.pos : end;
 		if (st != STORE_OK) {
 			imap_store_error(s, f->cmd->tag, st, "FETCH");
 			imap_job_done(s);

@@ -34,6 +34,12 @@ void imap_idle_line(struct imap_session *s, const char *line, size_t len)
 
 void imap_idle_wake(struct imap_session *s)
 {
-	if (s->busy == IBUSY_IDLE && s->c)
-		imap_sync(s, true);
+	if (s->busy != IBUSY_IDLE || !s->c)
+		return;
+	if (conn_output_pending(s->c) > IMAP_OUTPUT_MAX) {
+		/* A client not reading: what changed waits in the store, and comes once it has drained. */
+		conn_notify_drained(s->c);
+		return;
+	}
+	imap_sync(s, true);
 }

@@ -208,15 +208,14 @@ static void prepare_list(struct imap_skey *k, uint32_t max_seq, uint32_t max_uid
 			if (k->set.saved) {
 				/*
 				 * "$" is always the saved UIDs (RFC 5182 §2.1), whichever key
-				 * it stood in: the key becomes a UID key over a copy.
+				 * it stood in: the key becomes a UID key over them.  Referred
+				 * to, not copied: a search may hold a thousand "$" keys, and
+				 * the saved set is already resolved.
 				 */
 				imap_seqset_free(&k->set);
 				memset(&k->set, 0, sizeof k->set);
-				if (saved)
-					imap_seqset_copy(&k->set, saved);
-				k->set.saved = false;
+				k->saved_set = saved;
 				k->type = SK_UID;
-				imap_seqset_resolve(&k->set, max_uid);
 			} else {
 				imap_seqset_resolve(&k->set, k->type == SK_SEQSET ? max_seq : max_uid);
 			}
@@ -511,7 +510,8 @@ static bool eval_meta_leaf(const struct imap_skey *k, const struct imap_search_m
 	case SK_SEQSET:
 		return !k->set.saved && imap_seqset_contains(&k->set, msg->seq);
 	case SK_UID:
-		return !k->set.saved && imap_seqset_contains(&k->set, m->uid);
+		return k->saved_set ? imap_seqset_contains(k->saved_set, m->uid)
+				    : !k->set.saved && imap_seqset_contains(&k->set, m->uid);
 	case SK_FLAG:
 		return k->flag && (m->flags & k->flag) == k->flag;
 	case SK_UNFLAG:

@@ -63,6 +63,8 @@ struct imap_skey {
 	char *str;                  /* UTF-8 (converted from CHARSET by the parser) */
 	char *field;                /* SK_HEADER */
 	struct imap_seqset set;     /* SK_SEQSET / SK_UID (may be "$") */
+	const struct imap_seqset *saved_set;    /* "$" after imap_search_prepare: the caller's saved
+						   UIDs, referred to (not copied) while the search runs */
 	int64_t date;               /* days since 1970-01-01 */
 	uint64_t num;
 	uint32_t flag;

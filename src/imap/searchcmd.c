@@ -37,13 +37,8 @@ static const char *message_text(void *arg, size_t *len)
 	struct search_run *r = arg;
 	if (!r->tried) {
 		r->tried = true;
-		if (store_blob_open(imap_store(r->s), r->m->blob_id, &r->fd) == STORE_OK && r->m->size) {
-			void *p = mmap(NULL, (size_t)r->m->size, PROT_READ, MAP_SHARED, r->fd, 0);
-			if (p != MAP_FAILED) {
-				r->map = p;
-				r->maplen = (size_t)r->m->size;
-			}
-		}
+		const char *p = imap_message_map(r->s, r->m, &r->fd, &r->maplen);
+		r->map = p && r->maplen ? (void *)p : NULL;
 	}
 	*len = r->maplen;
 	return r->map;

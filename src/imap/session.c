@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +216,26 @@ bool imap_mailbox_arg(struct imap_session *s, const struct imap_cmd *cmd, const 
 		memcpy(out->data, "INBOX", 5);
 	}
 	return true;
+}
+
+const char *imap_message_map(struct imap_session *s, const struct store_message_data *m, int *fd, size_t *len)
+{
+	*len = 0;
+	if (*fd < 0 && store_blob_open(imap_store(s), m->blob_id, fd) != STORE_OK)
+		return NULL;
+	struct stat sb;
+	if (fstat(*fd, &sb) != 0 || (uint64_t)sb.st_size != m->size) {
+		log_error("imap", "session=%s msg=\"message file does not match the index\" uid=%u",
+			  s->c ? s->c->id : "-", m->uid);
+		return NULL;
+	}
+	if (m->size == 0)
+		return "";
+	void *p = mmap(NULL, (size_t)m->size, PROT_READ, MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = (size_t)m->size;
+	return p;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -665,7 +686,7 @@ void imap_process(struct imap_session *s)
 		enum conn_line r = conn_read_line(s->c, IMAP_LINE_MAX, &s->line);
 		if (r == CONN_LINE_NONE)
 			return;
-		if (s->state == IST_NOTAUTH && s->busy == IBUSY_NONE)
+		if (s->state == IST_NOTAUTH && (s->busy == IBUSY_NONE || s->busy == IBUSY_SASL))
 			conn_timer(s->c, s->srv->preauth_timeout_ms, imap_preauth_timeout);
 		if (r == CONN_LINE_TOOLONG) {
 			if (s->busy == IBUSY_SASL) {
@@ -697,7 +718,8 @@ void imap_process(struct imap_session *s)
 void imap_preauth_timeout(struct conn *c)
 {
 	struct imap_session *s = c->session;
-	if (s->state != IST_NOTAUTH || s->busy != IBUSY_NONE)
+	/* A client stalling in an AUTHENTICATE exchange is as idle as one saying nothing. */
+	if (s->state != IST_NOTAUTH || (s->busy != IBUSY_NONE && s->busy != IBUSY_SASL))
 		return;
 	imap_untagged(s, "BYE Autologout; idle for too long");
 	imap_close(s);
@@ -742,6 +764,7 @@ static void on_read(struct conn *c)
 
 static void on_drained(struct conn *c)
 {
+	imap_idle_wake(c->session);     /* news held back while an IDLE client was not reading */
 	imap_process(c->session);
 }
 

@@ -149,7 +149,6 @@ struct imap_session {
 	/* APPEND in flight */
 	struct store_delivery *delivery;
 	struct mail_meta meta;
-	bool compress_on;               /* COMPRESS=DEFLATE active */
 };
 
 /* ---- session.c ------------------------------------------------------------ */
@@ -182,6 +181,13 @@ bool imap_mailbox_arg(struct imap_session *s, const struct imap_cmd *cmd, const 
 /* A job takes over the session until imap_job_done (which frees it and resumes input). */
 void imap_job_start(struct imap_session *s, struct imap_job *j);
 void imap_job_done(struct imap_session *s);
+/*
+ * The message file of m mapped read-only (*len octets; "" when empty),
+ * opening it first unless *fd already is; NULL (logged) if it cannot be
+ * read or is not the size the index says — mapping a truncated file would
+ * fault on access.  The caller munmaps a non-empty map and closes *fd.
+ */
+const char *imap_message_map(struct imap_session *s, const struct store_message_data *m, int *fd, size_t *len);
 /* The tagged NO for a store failure: "NO [CODE] text". */
 void imap_store_error(struct imap_session *s, const char *tag, enum store_status st, const char *what);
 

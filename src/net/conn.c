@@ -203,6 +203,16 @@ static void zlayer_free(struct conn *c)
 	c->zctx = NULL;
 }
 
+/* The stream is unusable either way: nothing more can be read or sent in order, so the connection ends. */
+static void zlayer_break(struct conn *c)
+{
+	struct zlayer *z = c->zctx;
+	z->broken = true;
+	evbuffer_drain(z->queue, evbuffer_get_length(z->queue));
+	evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
+	conn_close(c);
+}
+
 static void deflate_write(struct conn *c, const void *p, size_t n)
 {
 	struct zlayer *z = c->zctx;
@@ -214,7 +224,7 @@ static void deflate_write(struct conn *c, const void *p, size_t n)
 	do {
 		struct evbuffer_iovec v;
 		if (evbuffer_reserve_space(dst, Z_CHUNK, &v, 1) < 1) {
-			z->broken = true;
+			zlayer_break(c);
 			return;
 		}
 		uInt room = (uInt)(v.iov_len < Z_CHUNK ? v.iov_len : Z_CHUNK);
@@ -224,7 +234,7 @@ static void deflate_write(struct conn *c, const void *p, size_t n)
 		v.iov_len = room - z->out.avail_out;
 		evbuffer_commit_space(dst, &v, 1);
 		if (rc != Z_OK && rc != Z_BUF_ERROR) {
-			z->broken = true;
+			zlayer_break(c);
 			return;
 		}
 	} while (z->out.avail_out == 0 || z->out.avail_in > 0);
@@ -258,8 +268,7 @@ static void inflate_pending(struct conn *c)
 		if (rc != Z_OK && rc != Z_BUF_ERROR) {
 			/* Garbage or a finished stream: nothing more can be read on this connection. */
 			log_info("net", "session=%s msg=\"compressed input invalid\" ip=%s", c->id, c->peer_ip);
-			z->broken = true;
-			evbuffer_drain(src, evbuffer_get_length(src));
+			zlayer_break(c);
 			break;
 		}
 		if (used == 0 && out.iov_len == 0) {
@@ -267,6 +276,11 @@ static void inflate_pending(struct conn *c)
 			break;
 		}
 	}
+}
+
+bool conn_compressed(const struct conn *c)
+{
+	return c->zctx != NULL;
 }
 
 bool conn_compress(struct conn *c)
@@ -305,13 +319,11 @@ static void zqueue_pump(struct conn *c)
 		if (n <= 0) {
 			/* An unreadable file segment: nothing after it can be sent in order. */
 			log_error("net", "session=%s msg=\"cannot read queued output\"", c->id);
-			z->broken = true;
+			zlayer_break(c);
 			break;
 		}
 		deflate_write(c, chunk, (size_t)n);
 	}
-	if (z->broken)
-		evbuffer_drain(z->queue, evbuffer_get_length(z->queue));
 }
 
 void conn_write(struct conn *c, const void *p, size_t n)
@@ -325,19 +337,6 @@ void conn_write(struct conn *c, const void *p, size_t n)
 		deflate_write(c, p, n);
 	else
 		bufferevent_write(c->bev, p, n);
-}
-
-void conn_printf(struct conn *c, const char *fmt, ...)
-{
-	if (!c->bev || c->closing)
-		return;
-	struct buf b = BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	conn_write(c, b.data, b.len);
-	buf_free(&b);
 }
 
 struct evbuffer *conn_input(struct conn *c)
@@ -423,13 +422,17 @@ void conn_close(struct conn *c)
 
 enum conn_line conn_read_line(struct conn *c, size_t max, struct buf *line)
 {
-	struct evbuffer *in = conn_input(c);
 	for (;;) {
+		/* Each pass: with COMPRESS, what was drained makes room for more to be inflated. */
+		struct evbuffer *in = conn_input(c);
 		size_t eol_len = 0;
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (c->discarding) {
 			if (p.pos < 0) {
-				evbuffer_drain(in, evbuffer_get_length(in));
+				size_t had = evbuffer_get_length(in);
+				evbuffer_drain(in, had);
+				if (had)
+					continue;
 				return CONN_LINE_NONE;
 			}
 			evbuffer_drain(in, (size_t)p.pos + eol_len);

@@ -74,7 +74,6 @@ struct conn {
 void conn_accept(struct loop *loop, int fd, enum listen_role role, const struct conn_handler *h);
 
 void conn_write(struct conn *c, const void *p, size_t n);
-void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Flush what is queued, then close; no callbacks but closed() after this. */
 void conn_close(struct conn *c);
 
@@ -107,6 +106,7 @@ bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t length);
  * be set up (nothing changed then).
  */
 bool conn_compress(struct conn *c);
+bool conn_compressed(const struct conn *c);
 /* Call handler->drained once the output buffer is empty. */
 void conn_notify_drained(struct conn *c);
 /* Bytes queued for output and not yet sent. */

@@ -100,6 +100,10 @@ def test_sigterm_during_password_check(make_tern):
         r.cmd("EHLO c.example")
         r.send("AUTH PLAIN %s\r\n" % base64.b64encode(b"\0alice@example.test\0" + password.encode()).decode())
         sessions.append(r)
+    # Let the server read both AUTH lines (it may be slow under ASan): a
+    # session still idle when SIGTERM lands just gets the 421.  The failure
+    # delay (300 ms) keeps the wrong password's check in flight meanwhile.
+    time.sleep(0.1)
     t.proc.send_signal(signal.SIGTERM)
     # each gets its answer, then the goodbye
     assert sessions[0].reply()[0] == 235

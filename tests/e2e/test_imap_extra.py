@@ -11,6 +11,7 @@ import itertools
 import os
 import re
 import smtplib
+import time
 import zlib
 
 import pytest
@@ -442,4 +443,58 @@ def test_unreadable_message_file_is_nil_and_serverbug(tern, user):
     assert lines == [b"* 1 FETCH (FLAGS (\\Recent) BODY[] NIL)"] or lines == [b"* 1 FETCH (FLAGS () BODY[] NIL)"], lines
     lines, t = r.cmd("FETCH 1 (RFC822.SIZE ENVELOPE)")
     assert t.startswith(b"t4 OK") and b"RFC822.SIZE %d" % len(small) in lines[0]
+    r.close()
+
+
+def test_fetch_of_many_sections_keeps_no_descriptors(tern, user):
+    """A byte range and a decoded part of the same message in one FETCH used
+    to open its file twice and close it once: one descriptor lost per message."""
+    for i in range(40):
+        deliver(tern, user, message(subject="fd %d" % i).encode())
+    fds = lambda: len(os.listdir("/proc/%d/fd" % tern.proc.pid))
+    r = raw(tern, user)
+    r.cmd("EXAMINE INBOX")
+    r.cmd("FETCH 1 (BODY.PEEK[] BINARY.PEEK[1])")
+    before = fds()
+    _, t = r.cmd("FETCH 1:* (BODY.PEEK[] BINARY.PEEK[1] BODY.PEEK[HEADER.FIELDS (Subject)])")
+    assert t.startswith(b"t4 OK"), t
+    assert fds() <= before + 2, (before, fds())
+    r.close()
+
+
+def test_compressed_overlong_line_then_next_command(tern, user):
+    """An overlong line inside one compressed burst: refused, and the command
+    after it in the same burst still answered."""
+    r = DeflateImap(tern.ports["imaps"], tls=True)
+    r.login(user, PW)
+    _, t = r.cmd("COMPRESS DEFLATE")
+    assert t.startswith(b"t2 OK")
+    r.start()
+    r.send(b"x1 NOOP " + b"A" * 2_000_000 + b"\r\nx2 NOOP\r\n")
+    lines, t = r.until("x2")
+    assert t.startswith(b"x2 OK"), t
+    assert any(l.startswith(b"* BAD") or l.startswith(b"x1 BAD") for l in lines), lines
+    r.close()
+
+
+def test_fetch_resumes_exactly_where_output_backed_up(tern, user):
+    """Some 4.5 MB of bodies to a client that does not read at first: the
+    job stops when output backs up (also inside a batch) and resumes; each
+    message comes exactly once, in order, whole."""
+    line = "padding to make the message large enough to matter\r\n"
+    with tern.smtp() as s:
+        for i in range(150):
+            s.sendmail("sender@remote.example", [user],
+                       message(subject="bulk %d" % i, body=line * 600).encode())
+    r = raw(tern, user)
+    r.cmd("EXAMINE INBOX")
+    r.send(b"f FETCH 1:* (BODY.PEEK[] UID)\r\n")
+    time.sleep(1.0)
+    lines, t = r.until("f")
+    assert t.startswith(b"f OK"), t
+    seqs = [int(l.split()[1]) for l in lines if l.startswith(b"* ")]
+    assert seqs == list(range(1, 151)), seqs[:10]
+    for i, l in enumerate(lines):
+        assert l.endswith(b" UID %d)" % (i + 1))
+        assert l.count(line.encode()) == 600
     r.close()

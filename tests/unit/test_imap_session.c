@@ -93,6 +93,20 @@ static void test_preauth_timeout_spares_logged_in_sessions(void **state)
 	client_close(in);
 }
 
+static void test_preauth_timeout_during_authenticate(void **state)
+{
+	struct env *e = *state;
+	imap_server_set_timeouts(e->srv, 500, 60000);
+	struct client *c = client_open(e);
+	expect(c, "* OK");
+	/* Stalling at the SASL continuation is no way round the pre-login timeout. */
+	client_send(c, "a AUTHENTICATE PLAIN\r\n");
+	expect(c, "+ ");
+	expect(c, "* BYE Autologout");
+	assert_true(client_eof(c));
+	client_close(c);
+}
+
 static void test_shutdown_says_bye(void **state)
 {
 	struct env *e = *state;
@@ -135,6 +149,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_idle_timeout_after_login, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_timeout_spares_logged_in_sessions, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_preauth_timeout_during_authenticate, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_says_bye, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_vanishing_mid_append_leaves_nothing, env_setup, env_teardown),
 	};

@@ -73,19 +73,42 @@ bool utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+/*
+ * Random octets for ids, taken from a per-thread pool refilled from
+ * RAND_bytes 512 at a time: one call per message and connection cost
+ * OpenSSL's fork check (a getpid) and DRBG set-up each time.
+ */
+static void random_octets(unsigned char *out, size_t n)
+{
+	static __thread unsigned char pool[512];
+	static __thread size_t avail;
+	while (n) {
+		if (!avail) {
+			if (RAND_bytes(pool, (int)sizeof pool) != 1) {
+				/* RAND_bytes only fails when the OS has no entropy: ids need uniqueness, not secrecy. */
+				static __thread uint64_t fallback;
+				fallback += now_ms() ^ (uint64_t)(uintptr_t)out;
+				for (size_t i = 0; i < sizeof pool; i++)
+					pool[i] = (unsigned char)(fallback >> ((i % 8) * 8)) ^ (unsigned char)i;
+			}
+			avail = sizeof pool;
+		}
+		size_t take = n < avail ? n : avail;
+		memcpy(out, pool + sizeof pool - avail, take);
+		memset(pool + sizeof pool - avail, 0, take);
+		avail -= take;
+		out += take;
+		n -= take;
+	}
+}
+
 void random_id(char *out, size_t n)
 {
 	static const char alphabet[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ"; /* 31, no vowels but Y */
 	unsigned char rnd[64];
 	if (n > sizeof rnd)
 		n = sizeof rnd;
-	if (RAND_bytes(rnd, (int)n) != 1) {
-		/* RAND_bytes only fails when the OS has no entropy: ids need uniqueness, not secrecy. */
-		static __thread uint64_t fallback;
-		fallback += now_ms() ^ (uint64_t)(uintptr_t)out;
-		for (size_t i = 0; i < n; i++)
-			rnd[i] = (unsigned char)(fallback >> ((i % 8) * 8)) ^ (unsigned char)i;
-	}
+	random_octets(rnd, n);
 	for (size_t i = 0; i < n; i++)
 		out[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
 	out[n] = '\0';
@@ -96,6 +119,13 @@ uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 int64_t now_unix(void)

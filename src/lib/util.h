@@ -27,6 +27,7 @@ bool is_ascii(const char *s, size_t n);
 void random_id(char *out, size_t n);
 
 uint64_t now_ms(void);          /* CLOCK_MONOTONIC, for timeouts */
+uint64_t now_us(void);          /* CLOCK_MONOTONIC, for measuring */
 int64_t now_unix(void);         /* wall clock seconds */
 
 /* RFC 5322 date-time of t in local time: "Thu, 26 Nov 2026 16:49:55 +0000". */

@@ -41,6 +41,8 @@ static size_t total_conns;   /* all loops; atomic */
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
+static void batch_to_output(struct conn *c);
+
 static void on_event(struct bufferevent *bev, short what, void *arg);
 static void finish(struct conn *c, enum conn_end why);
 
@@ -91,6 +93,7 @@ static bool make_bev(struct conn *c, int fd, bool tls)
 		if (!c->bev)
 			return false;
 	}
+	c->plain_fd = tls ? -1 : fd;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_WATERMARK);
 	apply_timeouts(c);
@@ -287,6 +290,7 @@ bool conn_compress(struct conn *c)
 {
 	if (!c->bev || c->zctx)
 		return false;
+	batch_to_output(c);     /* the reply that accepted COMPRESS goes out uncompressed */
 	struct zlayer *z = xcalloc(1, sizeof *z);
 	/*
 	 * Raw deflate both ways (RFC 4978 §4).  Inflate takes any window the
@@ -326,6 +330,50 @@ static void zqueue_pump(struct conn *c)
 	}
 }
 
+/*
+ * Replies to a client that reads them find the output empty: send them
+ * at once instead of through the bufferevent, which would arm the write
+ * event, wait for the next loop turn and disarm it again (two epoll_ctl
+ * and a wake-up per reply).  Replies made while a read is being handled
+ * are gathered first (c->batch), so a pipelined burst still costs one
+ * send.  What the socket does not take, and every error, is left to the
+ * bufferevent, which reports it the usual way.
+ */
+static void write_plain(struct conn *c, const void *p, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (c->plain_fd >= 0 && evbuffer_get_length(out) == 0) {
+		ssize_t w = send(c->plain_fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0) {
+			p = (const char *)p + w;
+			n -= (size_t)w;
+		}
+	}
+	if (n)
+		bufferevent_write(c->bev, p, n);
+}
+
+/* Whatever the batch holds goes behind what is queued already, without a send. */
+static void batch_to_output(struct conn *c)
+{
+	if (c->batch && c->bev && evbuffer_get_length(c->batch))
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->batch);
+}
+
+
+
+/* End of a read: send the gathered replies, then what an empty output allows (on_write). */
+static void batch_flush(struct conn *c)
+{
+	size_t n = c->batch ? evbuffer_get_length(c->batch) : 0;
+	if (!n || !c->bev)
+		return;
+	write_plain(c, evbuffer_pullup(c->batch, (ev_ssize_t)n), n);
+	evbuffer_drain(c->batch, n);
+	if (conn_output_pending(c) == 0)
+		on_write(c->bev, c);
+}
+
 void conn_write(struct conn *c, const void *p, size_t n)
 {
 	if (!c->bev || c->closing)
@@ -335,8 +383,10 @@ void conn_write(struct conn *c, const void *p, size_t n)
 		evbuffer_add(z->queue, p, n);       /* keeps its place behind a file segment */
 	else if (z)
 		deflate_write(c, p, n);
+	else if (c->reading && c->plain_fd >= 0)
+		evbuffer_add(c->batch ? c->batch : (c->batch = evbuffer_new()), p, n);
 	else
-		bufferevent_write(c->bev, p, n);
+		write_plain(c, p, n);
 }
 
 struct evbuffer *conn_input(struct conn *c)
@@ -354,6 +404,7 @@ bool conn_write_file(struct conn *c, int fd, uint64_t offset, uint64_t length)
 		return true;
 	if (length == 0)
 		return true;
+	batch_to_output(c);     /* the reply line before the file */
 	int copy = dup(fd);
 	if (copy < 0)
 		return false;
@@ -391,6 +442,8 @@ size_t conn_output_pending(struct conn *c)
 	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
 	if (c->zctx)
 		n += evbuffer_get_length(((struct zlayer *)c->zctx)->queue);
+	if (c->batch)
+		n += evbuffer_get_length(c->batch);
 	return n;
 }
 
@@ -556,7 +609,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
 		return;
 	}
+	c->reading = true;
 	c->h->read(c);
+	c->reading = false;
+	batch_flush(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -640,6 +696,8 @@ static void finish(struct conn *c, enum conn_end why)
 	c->h->closed(c, why);
 	log_info("net", "session=%s msg=disconnect ip=%s reason=%s", c->id, c->peer_ip, end_names[why]);
 	zlayer_free(c);
+	if (c->batch)
+		evbuffer_free(c->batch);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->counted)

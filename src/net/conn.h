@@ -58,6 +58,9 @@ struct conn {
 	uint16_t peer_port;
 	char local_ip[64];
 	uint16_t local_port;
+	int plain_fd;               /* the socket while no TLS layer sits on it, else -1 */
+	struct evbuffer *batch;     /* replies made while handling a read, sent when it ends */
+	bool reading;               /* inside the handler's read callback */
 	bool tls;                   /* TLS handshake completed */
 	bool closing;
 	bool starttls_pending;

@@ -96,16 +96,16 @@ static bool spool_open(struct smtp_session *s)
 {
 	struct smtp_spool *sp = &s->spool;
 	smtp_spool_discard(s);
-	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/%u/%s", store_spool_dir(smtp_store(s)), loop_index(s->loop), s->msgid);
-	sp->fd = open(path.data, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	/*
+	 * Written where the store keeps it: a delivery then need not rename
+	 * the file (nor sync a spool directory entry that only lives for the
+	 * length of a transaction).
+	 */
+	sp->fd = store_blob_create(smtp_store(s), sp->blob_id, sizeof sp->blob_id, &sp->path);
 	if (sp->fd < 0) {
-		log_error("smtp", "session=%s msg=\"cannot create spool file\" path=%s error=%s",
-			  s->c->id, lq(path.data), lq(strerror(errno)));
-		buf_free(&path);
+		log_error("smtp", "session=%s msg=\"cannot create spool file\"", s->c->id);
 		return false;
 	}
-	sp->path = buf_steal(&path);
 
 	const struct config *cfg = s->srv->cfg;
 	struct buf *o = &sp->out;

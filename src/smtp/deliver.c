@@ -194,6 +194,7 @@ void smtp_end_of_message(struct smtp_session *s)
 	sp->fd = -1;
 
 	d->spool_path = sp->path;
+	d->blob_id = sp->blob_id;
 	d->size = file_size;
 	d->message_id = s->msgid;
 	d->internaldate = now_unix();

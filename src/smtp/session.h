@@ -70,6 +70,7 @@ struct smtp_rcpt {
 struct smtp_spool {
 	int fd;
 	char *path;
+	char blob_id[STORE_BLOB_ID_MAX];    /* the file is the store's blob of this id */
 	struct buf out;                 /* write buffer */
 	uint64_t flushed;               /* octets already written to the file */
 	uint64_t size;                  /* message octets (after dot-unstuffing), without our trace headers */
@@ -141,6 +142,13 @@ void smtp_cmd_simple(struct smtp_session *s, enum smtp_verb verb, const char *ar
 /* transaction.c */
 void smtp_cmd_mail(struct smtp_session *s, const char *args, size_t len);
 void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len);
+/*
+ * Where mail for the postmaster goes when no account or alias has the
+ * name (postmaster.c): domain is the RCPT's, NULL for the bare form.
+ * *address gets the address it resolved to (the caller frees it).
+ */
+enum store_status smtp_postmaster_resolve(struct smtp_session *s, const char *domain, struct store_rcpt *res,
+					  char **address);
 void smtp_transaction_reset(struct smtp_session *s);
 
 /* authcmd.c */

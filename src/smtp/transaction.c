@@ -112,28 +112,15 @@ static void take_resolution(struct smtp_rcpt *rcpt, struct store_rcpt *res)
 	res->nremote = 0;
 }
 
-/* The configured postmaster: its local recipients, or the address itself for the queue. */
-static enum store_status resolve_postmaster(struct smtp_session *s, struct store_rcpt *res)
-{
-	struct store *st = smtp_store(s);
-	const char *pm = s->srv->cfg->postmaster;
-	const char *at = strrchr(pm, '@');
-	if (at && store_domain_is_local(st, at + 1))
-		return store_resolve_rcpt(st, pm, res);
-	res->remote[0] = xstrdup(pm);
-	res->nremote = 1;
-	return STORE_OK;
-}
-
 /* Resolve a local recipient, with the postmaster rule; STORE_NOTFOUND if nobody. */
-static enum store_status resolve_local(struct smtp_session *s, const char *address, const char *localpart,
-				       struct store_rcpt *res)
+static enum store_status resolve_local(struct smtp_session *s, const struct smtp_path *p, struct store_rcpt *res,
+				       char **postmaster)
 {
-	enum store_status rc = store_resolve_rcpt(smtp_store(s), address, res);
-	if (rc != STORE_NOTFOUND || strcasecmp(localpart, "postmaster") != 0 || !s->srv->cfg->postmaster)
+	enum store_status rc = store_resolve_rcpt(smtp_store(s), p->address, res);
+	if (rc != STORE_NOTFOUND || strcasecmp(p->localpart, "postmaster") != 0)
 		return rc;
 	/* RFC 5321 §4.5.1: postmaster@ every local domain must be deliverable. */
-	return resolve_postmaster(s, res);
+	return smtp_postmaster_resolve(s, p->domain, res, postmaster);
 }
 
 void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
@@ -158,16 +145,11 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	struct store_rcpt res;
 	memset(&res, 0, sizeof res);
 	enum store_status rc;
-	const char *address = r.path.address;
+	char *postmaster = NULL;    /* where a postmaster address went */
 
 	if (r.path.postmaster) {
 		/* "RCPT TO:<Postmaster>": the postmaster of this host's own domain. */
-		if (!cfg->postmaster) {
-			reject_rcpt(s, &r, 550, "5.1.1", "Recipient address rejected: User unknown", "no postmaster");
-			return;
-		}
-		address = cfg->postmaster;
-		rc = resolve_postmaster(s, &res);
+		rc = smtp_postmaster_resolve(s, NULL, &res, &postmaster);
 	} else {
 		bool local = !r.path.address_literal && store_domain_is_local(st, r.path.domain);
 		if ((r.path.source_route || r.path.relay_hack || !local) && !s->authenticated) {
@@ -175,7 +157,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 			return;
 		}
 		if (local) {
-			rc = resolve_local(s, r.path.address, r.path.localpart, &res);
+			rc = resolve_local(s, &r.path, &res, &postmaster);
 		} else {
 			/* Authenticated submission to another domain: the outbound queue takes it. */
 			res.remote[0] = xstrdup(r.path.address);
@@ -183,6 +165,8 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 			rc = STORE_OK;
 		}
 	}
+	if (rc != STORE_OK)
+		free(postmaster);
 	if (rc == STORE_NOTFOUND) {
 		store_rcpt_clear(&res);
 		reject_rcpt(s, &r, 550, "5.1.1", "Recipient address rejected: User unknown in local recipient table", "unknown user");
@@ -199,18 +183,39 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *args, size_t len)
 	 * one, rather than after the client has sent the whole message; the
 	 * store checks again with the real size when it commits.
 	 */
+	size_t kept = 0;
 	for (size_t i = 0; i < res.naccounts; i++) {
-		if (store_quota_check(st, res.account_ids[i], s->mail.size_given ? s->mail.size : 0) == STORE_QUOTA) {
-			store_rcpt_clear(&res);
-			reject_rcpt(s, &r, 452, "4.2.2", "Mailbox full, try again later", "quota");
-			return;
+		if (store_quota_check(st, res.account_ids[i], s->mail.size_given ? s->mail.size : 0) != STORE_QUOTA) {
+			res.account_ids[kept++] = res.account_ids[i];
+			continue;
 		}
+		/*
+		 * An alias with more targets: like Postfix's local(8), the others
+		 * still get the message and this one's failure is logged (a
+		 * bounce once outbound DSNs exist), not the whole RCPT refused.
+		 */
+		if (res.naccounts + res.nremote > 1)
+			log_info("smtp", "session=%s msg=\"alias target over quota, skipped\" id=%s to=%s account=%lld",
+				 s->c->id, s->msgid, lq(r.path.address), (long long)res.account_ids[i]);
 	}
+	if (kept == 0 && res.nremote == 0) {
+		store_rcpt_clear(&res);
+		free(postmaster);
+		reject_rcpt(s, &r, 452, "4.2.2", "Mailbox full, try again later", "quota");
+		return;
+	}
+	res.naccounts = kept;
 
 	s->rcpts = xrealloc(s->rcpts, (s->nrcpts + 1) * sizeof *s->rcpts);
 	struct smtp_rcpt *rcpt = &s->rcpts[s->nrcpts++];
 	memset(rcpt, 0, sizeof *rcpt);
-	rcpt->address = xstrdup(address);
+	/* the bare form is recorded as where it went; postmaster@domain as written */
+	if (r.path.postmaster && postmaster) {
+		rcpt->address = postmaster;
+	} else {
+		rcpt->address = xstrdup(r.path.address);
+		free(postmaster);
+	}
 	rcpt->orcpt = r.orcpt[0] ? xstrdup(r.orcpt) : NULL;
 	rcpt->notify = r.notify;
 	take_resolution(rcpt, &res);

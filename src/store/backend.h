@@ -16,6 +16,7 @@ struct store_ops {
 	struct store *(*open)(const char *data_dir);
 	void (*close)(struct store *s);
 	const char *(*spool_dir)(struct store *s);
+	int (*blob_create)(struct store *s, char *blob_id, size_t idsize, char **path);
 	void (*recover)(struct store *s);
 
 	enum store_status (*domain_add)(struct store *s, const char *domain);

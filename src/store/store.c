@@ -89,6 +89,11 @@ const char *store_spool_dir(struct store *s)
 	return ops_of(s)->spool_dir(s);
 }
 
+int store_blob_create(struct store *s, char *blob_id, size_t idsize, char **path)
+{
+	return ops_of(s)->blob_create(s, blob_id, idsize, path);
+}
+
 void store_recover(struct store *s)
 {
 	ops_of(s)->recover(s);

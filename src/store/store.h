@@ -75,6 +75,17 @@ void store_close_per_loop(struct store ***stores, size_t nloops);
 const char *store_spool_dir(struct store *s);
 
 /*
+ * Create an empty message file where the store keeps it for good, so a
+ * delivery need not move it (store_delivery.blob_id): open for writing,
+ * mode 0640.  blob_id gets its id (idsize >= STORE_BLOB_ID_MAX), *path
+ * its path (the caller frees it).  -1 (logged) on failure.  Until a
+ * delivery of it commits the file is nobody's: the caller removes it if
+ * it gives up, and store_recover removes it after a crash.
+ */
+#define STORE_BLOB_ID_MAX 64
+int store_blob_create(struct store *s, char *blob_id, size_t idsize, char **path);
+
+/*
  * Remove leftovers of a crash: spool files and blobs that no index row
  * references.  Call once at server start, before any delivery.
  */
@@ -425,6 +436,7 @@ struct store_remote_rcpt {
 struct store_delivery {
 	/* Filled by the caller. */
 	const char *spool_path;     /* complete message file in store_spool_dir(); the store takes it over */
+	const char *blob_id;        /* or: spool_path came from store_blob_create with this id */
 	uint64_t size;              /* file size */
 	const char *message_id;     /* tern's id, for logs and the queue */
 	int64_t internaldate;
@@ -441,8 +453,9 @@ struct store_delivery {
 	/*
 	 * APPEND: with mailbox_id > 0 the message goes to that mailbox (of
 	 * account_ids[0], naccounts = 1) with these flags and keywords instead
-	 * of to INBOX.  Either way every account's quota is enforced: one
-	 * account over it fails the whole delivery with STORE_QUOTA.
+	 * of to INBOX.  Either way every account's quota is enforced: an
+	 * account over it gets no copy (logged) while the others get theirs;
+	 * STORE_QUOTA only when no copy at all could be made for that reason.
 	 */
 	int64_t mailbox_id;
 	uint32_t flags;

@@ -3,6 +3,8 @@ import os
 import re
 import smtplib
 
+import pytest
+
 from conftest import message
 
 
@@ -114,9 +116,76 @@ def test_postmaster_is_always_accepted(make_tern):
     code, text = s.docmd("RCPT TO:<Postmaster>")
     assert code == 250, text
     s.rset()
+    s.sendmail("", ["Postmaster"], message("pm bare"))
     s.quit()
     assert any(b"Subject: pm example" in m for m in t.bodies("bob@example.test"))
     assert any(b"Subject: pm other" in m for m in t.bodies("carol@other.test"))
+    assert any(b"Subject: pm bare" in m for m in t.bodies("bob@example.test"))
+
+
+def test_postmaster_without_any_setup(make_tern):
+    """RFC 5321 §4.5.1 needs no configuration: bare <postmaster> and postmaster@
+    every domain are accepted and delivered even with no postmaster key, alias
+    or account (to the oldest account: the operator's, on a small server)."""
+    t = make_tern()
+    s = t.smtp()
+    for rcpt in ("postmaster", "POSTMASTER", "postmaster@example.test", "postmaster@other.test"):
+        code, text = s.docmd("MAIL FROM:<>")
+        assert code == 250
+        code, text = s.docmd("RCPT TO:<%s>" % rcpt)
+        assert code == 250, (rcpt, text)
+        s.rset()
+    s.sendmail("", ["postmaster"], message("bare pm"))
+    s.sendmail("", ["postmaster@other.test"], message("other pm"))
+    assert any(b"Subject: bare pm" in m for m in t.bodies("alice@example.test"))   # the host's domain
+    assert any(b"Subject: other pm" in m for m in t.bodies("carol@other.test"))    # that domain's own
+    assert "no postmaster set up" in t.log()
+    # an alias postmaster@ the host's domain is where the bare form goes
+    t.cli("alias", "add", "postmaster@example.test", "bob@example.test")
+    s.sendmail("", ["postmaster"], message("bare pm alias"))
+    s.quit()
+    assert any(b"Subject: bare pm alias" in m for m in t.bodies("bob@example.test"))
+    assert not any(b"Subject: bare pm alias" in m for m in t.bodies("alice@example.test"))
+    # still nobody else: an unknown local user is refused
+    r = t.raw()
+    r.cmd("EHLO c.example")
+    r.cmd("MAIL FROM:<x@remote.example>")
+    code, text = r.cmd("RCPT TO:<postmistress@example.test>")
+    assert code == 550
+    r.close()
+
+
+def test_alias_with_one_target_over_quota(make_tern):
+    """An alias whose one target is full still reaches the others (logged), as
+    Postfix's local(8) does; only an alias whose every target is full gets 452."""
+    t = make_tern()
+    t.cli("alias", "add", "team@example.test", "alice@example.test", "bob@example.test")
+    t.cli("user", "quota", "bob@example.test", "--messages", "1")
+    s = t.smtp()
+    s.sendmail("x@remote.example", ["bob@example.test"], message("fills bob"))
+    # at RCPT: bob is known to be full already
+    refused = s.sendmail("x@remote.example", ["team@example.test"], message("team one"))
+    assert refused == {}
+    assert any(b"Subject: team one" in m for m in t.bodies("alice@example.test"))
+    assert not any(b"Subject: team one" in m for m in t.bodies("bob@example.test"))
+    assert "alias target over quota" in t.log()
+    # at commit: the declared size passes, the real one does not fit bob's storage
+    t.cli("user", "quota", "bob@example.test", "--messages", "0", "--storage", "8K")
+    big = message("team big", body=("x" * 70 + "\r\n") * 300)
+    assert s.docmd("MAIL FROM:<x@remote.example>")[0] == 250     # no SIZE=
+    assert s.docmd("RCPT TO:<team@example.test>")[0] == 250
+    assert s.data(big)[0] == 250
+    assert any(b"Subject: team big" in m for m in t.bodies("alice@example.test"))
+    assert not any(b"Subject: team big" in m for m in t.bodies("bob@example.test"))
+    assert "recipient over quota, skipped" in t.log()
+    # every target full: the RCPT is refused with 452, nothing stored
+    t.cli("user", "quota", "alice@example.test", "--messages", "1")
+    t.cli("user", "quota", "bob@example.test", "--messages", "1")
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+        s.sendmail("x@remote.example", ["team@example.test"], message("team none"))
+    assert e.value.recipients["team@example.test"][0] == 452
+    s.quit()
+    assert len(t.messages("alice@example.test")) == 2 and len(t.messages("bob@example.test")) == 1
 
 
 def test_null_sender_accepted(tern):

@@ -156,18 +156,22 @@ HELPER struct mail_meta test_meta(const char *subject)
 	return m;
 }
 
-/* Deliver one message synchronously; returns the status. */
-HELPER enum store_status deliver_one(struct store_writer *wr, const char *spool_dir, const char *content,
-				     const int64_t *accounts, size_t naccounts,
-				     const struct store_remote_rcpt *remote, size_t nremote, uint64_t offset,
-				     const char *subject)
+/*
+ * Deliver the message in file path (blob_id: a store_blob_create file, else
+ * NULL for a spool file) synchronously; returns the status.
+ */
+HELPER enum store_status deliver_file(struct store_writer *wr, const char *path, const char *blob_id, size_t size,
+				      const int64_t *accounts, size_t naccounts,
+				      const struct store_remote_rcpt *remote, size_t nremote, uint64_t offset,
+				      const char *subject)
 {
 	struct waiter w;
 	waiter_init(&w);
 	struct mail_meta meta = test_meta(subject);
 	struct store_delivery d = {
-		.spool_path = spool_file(spool_dir, content, strlen(content)),
-		.size = strlen(content),
+		.spool_path = path,
+		.blob_id = blob_id,
+		.size = size,
 		.message_id = "TESTID",
 		.internaldate = 1700000100,
 		.meta = &meta,
@@ -183,8 +187,20 @@ HELPER enum store_status deliver_one(struct store_writer *wr, const char *spool_
 	waiter_add(&w, 1);
 	store_deliver(wr, &d);
 	waiter_wait(&w);
-	free((char *)d.spool_path);
 	return d.status;
+}
+
+/* Deliver content from a new spool file synchronously; returns the status. */
+HELPER enum store_status deliver_one(struct store_writer *wr, const char *spool_dir, const char *content,
+				     const int64_t *accounts, size_t naccounts,
+				     const struct store_remote_rcpt *remote, size_t nremote, uint64_t offset,
+				     const char *subject)
+{
+	char *path = spool_file(spool_dir, content, strlen(content));
+	enum store_status rc = deliver_file(wr, path, NULL, strlen(content), accounts, naccounts, remote, nremote,
+					    offset, subject);
+	free(path);
+	return rc;
 }
 
 HELPER char *read_message(struct store *s, int64_t mailbox, uint32_t uid, ino_t *ino)

@@ -26,6 +26,7 @@ const struct store_ops store_sqlite_ops = {
 	.open = sq_open,
 	.close = sq_close,
 	.spool_dir = sq_spool_dir,
+	.blob_create = store_sq_blob_create,
 	.recover = store_sq_recover,
 
 	.domain_add = store_sq_domain_add,

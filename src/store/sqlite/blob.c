@@ -6,8 +6,10 @@
  * its id, written once and never changed.  The index is the truth: a blob
  * exists for readers only while a blobs row names it.  Files are created
  * (renamed from the spool) before their row commits, and unlinked after
- * their row is gone, so a crash can leave unreferenced files behind, never
- * a row without its file; store_recover removes such leftovers.
+ * their row is gone, so a crash can leave unreferenced files behind;
+ * store_recover removes such leftovers.  A power cut can also keep the
+ * row of a delivery that was never acknowledged without its file (the
+ * writer syncs both at once, writer.c): store_recover expunges those.
  */
 #include "store/sqlite/sq.h"
 
@@ -22,12 +24,24 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 #include "lib/xalloc.h"
 
 static const char SQL_GC_LIST[] = "SELECT id FROM blob_gc";
 static const char SQL_GC_DONE[] = "DELETE FROM blob_gc WHERE id = ?1";
 static const char SQL_BLOB_KNOWN[] = "SELECT 1 FROM blobs WHERE id = ?1";
 static const char SQL_BLOB_COUNT[] = "SELECT count(*) FROM blobs";
+static const char SQL_BLOB_NEWEST[] =
+	"SELECT id, size FROM blobs WHERE created >= (SELECT max(created) FROM blobs) - ?1";
+static const char SQL_BLOB_MESSAGES[] = "SELECT mailbox_id, uid FROM messages WHERE blob_id = ?1";
+static const char SQL_BLOB_QUEUE_DROP[] = "DELETE FROM queue WHERE blob_id = ?1";
+
+/*
+ * How far back from the newest blob a power cut can have torn deliveries:
+ * only the group whose syncfs() had not returned (writer.c), a matter of
+ * milliseconds; a minute covers a clock step too.
+ */
+#define TORN_WINDOW_S 60
 
 bool store_sq_blob_id_valid(const char *id)
 {
@@ -46,6 +60,40 @@ bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, si
 {
 	int n = snprintf(out, size, "%s/%.2s/%s", sq->blob_dir, id, id);
 	return n > 0 && (size_t)n < size;
+}
+
+int store_sq_blob_create(struct store *s, char *blob_id, size_t idsize, char **path)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	*path = NULL;
+	if (idsize < SQ_BLOB_ID_LEN + 1)
+		return -1;
+	char p[SQ_PATH_MAX];
+	for (int attempt = 0; attempt < 4; attempt++) {
+		random_id(blob_id, SQ_BLOB_ID_LEN);
+		if (!store_sq_blob_path(sq, blob_id, p, sizeof p))
+			return -1;
+		int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd < 0 && errno == ENOENT) {
+			char dir[SQ_PATH_MAX];
+			snprintf(dir, sizeof dir, "%s/%.2s", sq->blob_dir, blob_id);
+			if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+				log_error("store", "msg=\"cannot create blob directory\" path=%s err=%s", lq(dir),
+					  lq(strerror(errno)));
+				return -1;
+			}
+			fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		}
+		if (fd >= 0) {
+			*path = xstrdup(p);
+			return fd;
+		}
+		if (errno != EEXIST)
+			break;
+		/* an id collision: astronomically unlikely, but a blob is never overwritten */
+	}
+	log_error("store", "msg=\"cannot create blob\" path=%s err=%s", lq(p), lq(strerror(errno)));
+	return -1;
 }
 
 void store_sq_blob_gc(struct store_sq *sq)
@@ -235,6 +283,67 @@ static void recover_blobs(struct recover *r)
 	closedir(d);
 }
 
+/* Take the copies of a blob whose file did not survive out of the index, as an expunge. */
+static void drop_torn_blob(struct store_sq *sq, const char *id)
+{
+	struct row { int64_t mailbox_id; uint32_t uid; } *rows = NULL;
+	size_t n = 0;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_BLOB_MESSAGES);
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		rows = xrealloc(rows, (n + 1) * sizeof *rows);
+		rows[n].mailbox_id = sqlite3_column_int64(st, 0);
+		rows[n++].uid = (uint32_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++)
+		store_sq_expunge((struct store *)(void *)sq, rows[i].mailbox_id, &rows[i].uid, 1, false, NULL, NULL);
+	free(rows);
+	if ((st = store_sq_stmt(sq, SQL_BLOB_QUEUE_DROP)) != NULL) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		store_sq_step_done(sq, st, "torn queue rows");
+	}
+	store_sq_blob_gc(sq);
+	log_warn("store", "msg=\"message lost in a power cut before it was acknowledged, removed\" blob=%s copies=%zu",
+		 lq(id), n);
+}
+
+/*
+ * The newest blobs must exist whole: a delivery group's rows and files
+ * become durable in one sync, in no set order, so a power cut can keep a
+ * row whose file is missing or short (never one that was acknowledged).
+ */
+static void recover_torn(struct recover *r)
+{
+	struct store_sq *sq = r->sq;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_BLOB_NEWEST);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, TORN_WINDOW_S);
+	char **torn = NULL;
+	size_t n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = store_sq_text(st, 0);
+		int64_t size = sqlite3_column_int64(st, 1);
+		char path[SQ_PATH_MAX];
+		struct stat sb;
+		if (!store_sq_blob_id_valid(id) || !store_sq_blob_path(sq, id, path, sizeof path))
+			continue;
+		if (stat(path, &sb) == 0 && sb.st_size >= size)
+			continue;
+		torn = xrealloc(torn, (n + 1) * sizeof *torn);
+		torn[n++] = xstrdup(id);
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		drop_torn_blob(sq, torn[i]);
+		free(torn[i]);
+	}
+	free(torn);
+}
+
 void store_sq_recover(struct store *s)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
@@ -242,6 +351,7 @@ void store_sq_recover(struct store *s)
 	clock_gettime(CLOCK_REALTIME, &r.start);
 
 	store_sq_blob_gc(sq);   /* frees left over by a crash between a COMMIT and its unlinks */
+	recover_torn(&r);
 	recover_spool(&r);
 	recover_blobs(&r);
 

@@ -96,6 +96,7 @@ bool store_sq_migrate(struct store_sq *sq);
 /* ---- blob.c ------------------------------------------------------------- */
 
 bool store_sq_blob_id_valid(const char *id);
+int store_sq_blob_create(struct store *s, char *blob_id, size_t idsize, char **path);
 /* data_dir/blobs/XY/<id>; false if it does not fit. */
 bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, size_t size);
 /* Unlink the files of blobs whose last reference went away (after a COMMIT). */

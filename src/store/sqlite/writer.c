@@ -6,25 +6,35 @@
  * loops and must never wait for a disk).  The thread takes everything
  * pending (up to WRITER_MAX_BATCH) and commits it as one group:
  *
- *   1. place: rename each spool file to blobs/XY/<id> (mkdir XY on demand);
- *   2. ONE syncfs() on the data directory's file system: every blob's data
- *      and every new directory entry becomes durable at once, which is far
- *      cheaper than an fsync per file and per directory;
- *   3. ONE BEGIN IMMEDIATE ... COMMIT (synchronous=FULL): per delivery a
- *      blobs row, a message in each local recipient's INBOX (uid from
- *      uidnext, modseq from highestmodseq, one UPDATE ... RETURNING) or,
- *      for an APPEND (mailbox_id > 0), in that mailbox with the given
- *      flags and keywords and a quota check, a queue row per remote
- *      recipient; each delivery inside its own SAVEPOINT so one failing
- *      delivery does not take the others along;
- *   4. only after COMMIT returned: remove the files of deliveries that did
- *      not make it, store_notify() every mailbox that got a message, set
- *      every status and call every done().
+ *   1. place: rename each spool file to blobs/XY/<id> (mkdir XY on demand),
+ *      unless it was created there (store_blob_create, as SMTP does);
+ *   2. ONE BEGIN IMMEDIATE ... COMMIT: per delivery a blobs row, a message
+ *      in each local recipient's INBOX (uid from uidnext, modseq from
+ *      highestmodseq, one UPDATE ... RETURNING) or, for an APPEND
+ *      (mailbox_id > 0), in that mailbox with the given flags and keywords
+ *      and a quota check, a queue row per remote recipient; each delivery
+ *      inside its own SAVEPOINT so one failing delivery does not take the
+ *      others along.  This handle runs with synchronous=NORMAL: the COMMIT
+ *      writes the WAL without syncing it;
+ *   3. ONE syncfs() on the data directory's file system: every blob's data,
+ *      every new directory entry and the WAL become durable at once, which
+ *      is far cheaper than an fsync per file and per directory, and than a
+ *      second flush for the index;
+ *   4. only then: remove the files of deliveries that did not make it,
+ *      store_notify() every mailbox that got a message, set every status
+ *      and call every done().
  *
- * Ordering is what makes a crash harmless: a row is never committed before
- * its blob is durable, so after kill -9 every visible message is whole;
- * blob files whose rows never committed are unreferenced and removed by
- * store_recover.  A COMMIT that fails fails the whole group (STORE_IOERR).
+ * A crash of the process loses nothing written (the page cache survives
+ * it).  A power cut before the syncfs() returned may keep some of the
+ * group's rows without their blobs, since the file system writes the two
+ * in no set order; none of them had been acknowledged, and store_recover
+ * checks the newest blobs before anything is served and expunges the
+ * messages whose file is missing or short.  Files whose rows never
+ * committed are unreferenced and removed by store_recover.  A COMMIT that
+ * fails fails the whole group (STORE_IOERR); a sync that fails after it
+ * reports the group failed but keeps its rows (a client retries: at worst
+ * a message arrives twice).  Readers may see the rows in the millisecond
+ * between COMMIT and the sync.
  */
 #include "store/sqlite/sq.h"
 
@@ -48,6 +58,9 @@
 static const char SQL_SAVEPOINT[] = "SAVEPOINT delivery";
 static const char SQL_RELEASE[] = "RELEASE delivery";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO delivery";
+static const char SQL_COPY_SAVEPOINT[] = "SAVEPOINT copy";
+static const char SQL_COPY_RELEASE[] = "RELEASE copy";
+static const char SQL_COPY_ROLLBACK_TO[] = "ROLLBACK TO copy";
 static const char SQL_BLOB_INSERT[] = "INSERT INTO blobs (id, size, refcount, created) VALUES (?1, ?2, 0, ?3)";
 static const char SQL_INBOX_NEXT[] =
 	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
@@ -145,6 +158,18 @@ static bool place_blob(struct sq_writer *wr, struct work *w)
 	return false;
 }
 
+/* A file made by store_blob_create is in its place already. */
+static void take_blob(struct work *w)
+{
+	if (!store_sq_blob_id_valid(w->d->blob_id)) {
+		w->status = STORE_INVALID;
+		return;
+	}
+	memcpy(w->blob_id, w->d->blob_id, SQ_BLOB_ID_LEN + 1);
+	snprintf(w->rel, sizeof w->rel, "%.2s/%s", w->blob_id, w->blob_id);
+	w->placed = true;
+}
+
 static void remove_blob(struct sq_writer *wr, struct work *w)
 {
 	if (w->placed && unlinkat(wr->blob_fd, w->rel, 0) != 0 && errno != ENOENT)
@@ -163,6 +188,8 @@ static void prepare(struct sq_writer *wr, struct work *w)
 		w->status = STORE_INVALID;
 	else if (d->naccounts + d->nremote == 0)
 		w->status = STORE_NOTFOUND;
+	else if (d->blob_id)
+		take_blob(w);
 	else if (!place_blob(wr, w))
 		w->status = STORE_IOERR;
 	if (w->status != STORE_OK)
@@ -277,6 +304,25 @@ static enum store_status insert_message(struct store_sq *sq, struct work *w, int
 	return STORE_OK;
 }
 
+/*
+ * A copy for one of several accounts, undone alone if that account is
+ * over quota, so that one full mailbox does not cost the others theirs.
+ */
+static enum store_status insert_copy(struct store_sq *sq, struct work *w, int64_t account_id)
+{
+	const struct store_delivery *d = w->d;
+	if (d->mailbox_id > 0 || d->naccounts < 2)
+		return insert_message(sq, w, account_id);
+	if (!exec_cached(sq, SQL_COPY_SAVEPOINT))
+		return STORE_IOERR;
+	enum store_status st = insert_message(sq, w, account_id);
+	if (st != STORE_OK && !exec_cached(sq, SQL_COPY_ROLLBACK_TO))
+		return STORE_IOERR;
+	if (!exec_cached(sq, SQL_COPY_RELEASE))
+		return STORE_IOERR;
+	return st;
+}
+
 static bool insert_queue(struct store_sq *sq, struct work *w, const struct store_remote_rcpt *r, int64_t now)
 {
 	const struct store_delivery *d = w->d;
@@ -309,6 +355,7 @@ static enum store_status insert_delivery(struct store_sq *sq, struct work *w, in
 	sqlite3_bind_int64(st, 3, now);
 	if (!store_sq_step_done(sq, st, "blob insert"))
 		return STORE_IOERR;
+	bool over_quota = false;
 
 	for (size_t i = 0; i < d->naccounts; i++) {
 		bool dup = false;
@@ -316,7 +363,14 @@ static enum store_status insert_delivery(struct store_sq *sq, struct work *w, in
 			dup = d->account_ids[j] == d->account_ids[i];
 		if (dup)
 			continue;
-		enum store_status st2 = insert_message(sq, w, d->account_ids[i]);
+		enum store_status st2 = insert_copy(sq, w, d->account_ids[i]);
+		if (st2 == STORE_QUOTA && d->mailbox_id == 0 && d->naccounts > 1) {
+			/* one full mailbox of an alias's: the others still get theirs */
+			log_warn("store", "msg=\"recipient over quota, skipped\" message=%s account=%lld",
+				 lq(d->message_id), (long long)d->account_ids[i]);
+			over_quota = true;
+			continue;
+		}
 		if (st2 == STORE_NOTFOUND && d->mailbox_id > 0)
 			return STORE_NOTFOUND;  /* the APPEND's mailbox is gone (or not the account's) */
 		if (st2 != STORE_OK && st2 != STORE_NOTFOUND)
@@ -339,7 +393,7 @@ static enum store_status insert_delivery(struct store_sq *sq, struct work *w, in
 			return STORE_IOERR;
 		w->copies++;
 	}
-	return w->copies ? STORE_OK : STORE_NOTFOUND;
+	return w->copies ? STORE_OK : over_quota ? STORE_QUOTA : STORE_NOTFOUND;
 }
 
 static bool commit_rows(struct sq_writer *wr, struct work *works, size_t n)
@@ -402,59 +456,94 @@ static void notify_group(struct work *works, size_t n)
 	free(ids);
 }
 
-static void commit_group(struct sq_writer *wr, struct store_delivery **batch, size_t n)
+/* The deliveries the writer took at once, committed together. */
+struct group {
+	struct work *works;
+	size_t n;
+	size_t placed;
+	uint64_t t_start, t_placed, t_committed, t_synced;  /* us, for the debug line */
+};
+
+static void group_place(struct sq_writer *wr, struct group *g, struct store_delivery **batch, size_t n)
 {
-	uint64_t t0 = now_ms();
-	struct work *works = xcalloc(n, sizeof *works);
-	size_t placed = 0;
+	g->works = n ? xcalloc(n, sizeof *g->works) : NULL;
+	g->n = n;
+	g->placed = 0;
+	g->t_start = now_us();
 	for (size_t i = 0; i < n; i++) {
-		works[i].d = batch[i];
-		prepare(wr, &works[i]);
-		placed += works[i].placed;
+		g->works[i].d = batch[i];
+		prepare(wr, &g->works[i]);
+		g->placed += g->works[i].placed;
 	}
+	g->t_placed = now_us();
+}
 
-	uint64_t t1 = now_ms();
-	bool ok = placed > 0;
-	if (ok && syncfs(wr->data_fd) != 0) {
-		log_error("store", "msg=\"syncfs failed\" err=%s", lq(strerror(errno)));
-		ok = false;
-	}
-	uint64_t t2 = now_ms();
-	if (ok && !commit_rows(wr, works, n)) {
-		log_error("store", "msg=\"delivery group not committed\" deliveries=%zu", placed);
-		ok = false;
-	}
-	uint64_t t3 = now_ms();
-
+/*
+ * Report a group's outcome: remove the blobs that no row references,
+ * notify watchers, set every status and call every done().  durable: the
+ * group's rows committed and a sync followed.  committed: they committed
+ * (a failed sync after a commit leaves rows that reference their blobs;
+ * the deliveries are still reported failed, so a client retries, and at
+ * worst a message arrives twice — never a row without its blob).
+ */
+static void group_finish(struct sq_writer *wr, struct group *g, bool committed, bool durable)
+{
 	size_t good = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct work *w = &works[i];
-		if (!ok && w->status == STORE_OK)
+	for (size_t i = 0; i < g->n; i++) {
+		struct work *w = &g->works[i];
+		bool had_row = committed && w->status == STORE_OK;
+		if (!durable && w->status == STORE_OK)
 			w->status = STORE_IOERR;
 		if (w->status == STORE_OK)
 			good++;
-		else
+		else if (!had_row)
 			remove_blob(wr, w);
 	}
-	notify_group(works, n);
-	log_debug("store", "msg=\"delivery group committed\" deliveries=%zu ok=%zu place_ms=%llu sync_ms=%llu"
-		  " index_ms=%llu ms=%llu", n, good, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
-		  (unsigned long long)(t3 - t2), (unsigned long long)(now_ms() - t0));
+	if (durable)
+		notify_group(g->works, g->n);
+	log_debug("store", "msg=\"delivery group committed\" deliveries=%zu ok=%zu place_us=%llu index_us=%llu"
+		  " sync_us=%llu", g->n, good, (unsigned long long)(g->t_placed - g->t_start),
+		  (unsigned long long)(g->t_committed - g->t_placed), (unsigned long long)(g->t_synced - g->t_committed));
 	/* done() may free the delivery: nothing touches it afterwards. */
-	for (size_t i = 0; i < n; i++) {
-		struct store_delivery *d = works[i].d;
-		d->status = works[i].status;
-		d->uid = d->status == STORE_OK ? works[i].uid : 0;
-		d->uidvalidity = d->status == STORE_OK ? works[i].uidvalidity : 0;
-		buf_free(&works[i].keywords);
-		free(works[i].mailboxes);
+	for (size_t i = 0; i < g->n; i++) {
+		struct store_delivery *d = g->works[i].d;
+		d->status = g->works[i].status;
+		d->uid = d->status == STORE_OK ? g->works[i].uid : 0;
+		d->uidvalidity = d->status == STORE_OK ? g->works[i].uidvalidity : 0;
+		buf_free(&g->works[i].keywords);
+		free(g->works[i].mailboxes);
 		if (d->status != STORE_OK)
 			log_warn("store", "msg=\"delivery failed\" message=%s status=%s", lq(d->message_id),
 				 lq(store_status_str(d->status)));
 		if (d->done)
 			d->done(d);
 	}
-	free(works);
+	free(g->works);
+	memset(g, 0, sizeof *g);
+}
+
+/*
+ * One group: place its blobs, commit its rows, then ONE syncfs() for both
+ * (top of this file) before anyone hears of the outcome.
+ */
+static void writer_round(struct sq_writer *wr, struct store_delivery **batch, size_t n)
+{
+	struct group g;
+	group_place(wr, &g, batch, n);
+	bool committed = false, synced = false;
+	if (g.placed) {
+		committed = commit_rows(wr, g.works, g.n);
+		if (!committed)
+			log_error("store", "msg=\"delivery group not committed\" deliveries=%zu", g.placed);
+	}
+	g.t_committed = now_us();
+	if (committed) {
+		synced = syncfs(wr->data_fd) == 0;
+		if (!synced)
+			log_error("store", "msg=\"syncfs failed\" err=%s", lq(strerror(errno)));
+	}
+	g.t_synced = now_us();
+	group_finish(wr, &g, committed, synced);
 }
 
 static void *writer_main(void *arg)
@@ -472,7 +561,7 @@ static void *writer_main(void *arg)
 		wr->npending -= n;
 		memmove(wr->pending, wr->pending + n, wr->npending * sizeof *wr->pending);
 		pthread_mutex_unlock(&wr->lock);
-		commit_group(wr, batch, n);
+		writer_round(wr, batch, n);
 		pthread_mutex_lock(&wr->lock);
 	}
 	wr->exited = true;
@@ -504,6 +593,11 @@ struct store_writer *store_sq_writer_start(const char *data_dir)
 	wr->sq = store_sq_handle_open(data_dir);
 	if (!wr->sq)
 		goto fail;
+	/* The group's syncfs() makes each COMMIT durable (top of this file). */
+	if (sqlite3_exec(wr->sq->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+		store_sq_log_error(wr->sq, "synchronous");
+		goto fail;
+	}
 	wr->data_fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	wr->blob_fd = open(wr->sq->blob_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (wr->data_fd < 0 || wr->blob_fd < 0) {

@@ -75,6 +75,7 @@ run: deps
 	@scripts/run.sh
 
 test: deps-test
+	@scripts/check-clients.sh
 	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory build SAN=1
 	@scripts/test.sh

@@ -2,15 +2,50 @@
 # deps.sh — install the Debian packages tern needs, only those missing.
 #   scripts/deps.sh build   compiler and libraries
 #   scripts/deps.sh test    the above plus test tools and real clients
-#   scripts/deps.sh bench   the above plus the rivals (Postfix)
+#   scripts/deps.sh bench   the above plus the rivals (Postfix, Dovecot)
 # Uses sudo when not root.  Does nothing when everything is present.
+#
+# Packages are installed with --no-install-recommends, so every package a
+# test relies on is listed here by name, including the ones apt would only
+# have brought as a recommendation (libnet-ssleay-perl for swaks' TLS, above
+# all).  scripts/check-clients.sh (run first by `make test`) checks that the
+# installed clients can do what the tests ask of them.  The only thing
+# assumed beforehand is what every Debian system has (Priority: required:
+# coreutils, util-linux's runuser, passwd's useradd, perl-base) plus git and
+# make; scripts/fresh-debian-test.sh proves it on a fresh Debian 12.
 set -eu
 
+# build: cc (and the ASan/UBSan runtimes, dependencies of gcc), the libraries
+# of the Makefile's PKGS, openssl for the certificates of `make run` and of
+# tests/e2e/conftest.py (and `openssl s_client` in test_smtp_tls.py).
 BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
  libargon2-dev libcrypt-dev libinih-dev zlib1g-dev libidn2-dev libunistring-dev"
-TEST="libcmocka-dev python3 python3-pytest swaks curl clang libclang-rt-14-dev procps
- isync fetchmail"
-BENCH="postfix"
+
+# test:
+#   libcmocka-dev                 tests/unit
+#   python3 python3-pytest        tests/e2e under /usr/bin/python3 (every module they
+#                                 import is in python3's standard library: ssl,
+#                                 smtplib, imaplib, poplib, zlib, email, resource, ...)
+#   swaks                         test_smtp_mx.py, test_submission.py (STARTTLS + AUTH LOGIN)
+#   libnet-ssleay-perl            swaks' TLS (a Recommends of swaks; without it
+#                                 every swaks -tls exits 10 "TLS not available")
+#   libio-socket-ssl-perl         swaks' other TLS Recommends (certificate checks)
+#   curl                          test_imap_clients.py, test_pop3_clients.py (imap(s),
+#                                 pop3(s), --ssl-reqd; Debian's libcurl4 is OpenSSL-built)
+#   isync                         mbsync, test_imap_clients.py (SSLType IMAPS)
+#   fetchmail                     test_imap_clients.py, test_pop3_clients.py (ssl, sslproto)
+#   ca-certificates               the CA store the TLS clients (curl, fetchmail, mbsync,
+#                                 Net::SSLeay) load by default; a Recommends of libcurl4,
+#                                 fetchmail and git, absent from a minimal system
+#   procps                        ps/pgrep/kill for looking at a test run by hand
+#   clang libclang-rt-14-dev      `make fuzz` (libFuzzer), which installs this set
+TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl isync
+ fetchmail ca-certificates procps clang libclang-rt-14-dev"
+
+# bench: bench/smtp-intake drives Postfix with its smtp-source; bench/imap
+# compares with Dovecot (both also install these themselves when missing);
+# strace counts the sync calls per message of both servers.
+BENCH="postfix dovecot-imapd strace"
 
 case "${1:-build}" in
 build) want="$BUILD" ;;

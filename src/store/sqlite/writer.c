@@ -1,6 +1,7 @@
 /*
  * writer.c — the delivery committer (SQLite backend): one thread with its
- * own index connection that turns pending deliveries into durable mail.
+ * own index connection that turns pending deliveries into durable mail,
+ * and one that waits for the disk.
  *
  * store_deliver() only appends to a list under a mutex (callers are event
  * loops and must never wait for a disk).  The thread takes everything
@@ -19,7 +20,9 @@
  *   3. ONE syncfs() on the data directory's file system: every blob's data,
  *      every new directory entry and the WAL become durable at once, which
  *      is far cheaper than an fsync per file and per directory, and than a
- *      second flush for the index;
+ *      second flush for the index.  A second thread (the syncer) does it,
+ *      for every group committed by then, while the writer goes on with
+ *      the next group: the disk's wait and the index work overlap;
  *   4. only then: remove the files of deliveries that did not make it,
  *      store_notify() every mailbox that got a message, set every status
  *      and call every done().
@@ -88,6 +91,14 @@ struct sq_writer {
 	size_t npending, cap;
 	bool stopping;                  /* under lock: finish what is pending, then exit */
 	bool exited;                    /* under lock: the thread takes nothing more */
+
+	/* The syncer: committed groups waiting for their sync (top of this file). */
+	pthread_t syncer;
+	bool syncer_started;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	struct group *sync_head, **sync_tail;   /* under sync_lock, oldest first */
+	bool sync_stopping;             /* under sync_lock: the writer is gone */
 };
 
 /* Per-delivery state within one group. */
@@ -458,9 +469,11 @@ static void notify_group(struct work *works, size_t n)
 
 /* The deliveries the writer took at once, committed together. */
 struct group {
+	struct group *next;             /* in the syncer's queue */
 	struct work *works;
 	size_t n;
 	size_t placed;
+	bool committed;
 	uint64_t t_start, t_placed, t_committed, t_synced;  /* us, for the debug line */
 };
 
@@ -519,31 +532,29 @@ static void group_finish(struct sq_writer *wr, struct group *g, bool committed, 
 			d->done(d);
 	}
 	free(g->works);
-	memset(g, 0, sizeof *g);
+	g->works = NULL;
+	g->n = 0;
 }
 
 /*
- * One group: place its blobs, commit its rows, then ONE syncfs() for both
- * (top of this file) before anyone hears of the outcome.
+ * One group: place its blobs and commit its rows, then hand it to the
+ * syncer, and go on with the next group while that one syncs.
  */
 static void writer_round(struct sq_writer *wr, struct store_delivery **batch, size_t n)
 {
-	struct group g;
-	group_place(wr, &g, batch, n);
-	bool committed = false, synced = false;
-	if (g.placed) {
-		committed = commit_rows(wr, g.works, g.n);
-		if (!committed)
-			log_error("store", "msg=\"delivery group not committed\" deliveries=%zu", g.placed);
+	struct group *g = xcalloc(1, sizeof *g);
+	group_place(wr, g, batch, n);
+	if (g->placed) {
+		g->committed = commit_rows(wr, g->works, g->n);
+		if (!g->committed)
+			log_error("store", "msg=\"delivery group not committed\" deliveries=%zu", g->placed);
 	}
-	g.t_committed = now_us();
-	if (committed) {
-		synced = syncfs(wr->data_fd) == 0;
-		if (!synced)
-			log_error("store", "msg=\"syncfs failed\" err=%s", lq(strerror(errno)));
-	}
-	g.t_synced = now_us();
-	group_finish(wr, &g, committed, synced);
+	g->t_committed = now_us();
+	pthread_mutex_lock(&wr->sync_lock);
+	*wr->sync_tail = g;
+	wr->sync_tail = &g->next;
+	pthread_cond_signal(&wr->sync_cond);
+	pthread_mutex_unlock(&wr->sync_lock);
 }
 
 static void *writer_main(void *arg)
@@ -567,11 +578,65 @@ static void *writer_main(void *arg)
 	wr->exited = true;
 	pthread_mutex_unlock(&wr->lock);
 	free(batch);
+	pthread_mutex_lock(&wr->sync_lock);
+	wr->sync_stopping = true;
+	pthread_cond_signal(&wr->sync_cond);
+	pthread_mutex_unlock(&wr->sync_lock);
+	return NULL;
+}
+
+/*
+ * The syncer takes every group committed so far and makes them all
+ * durable with ONE syncfs(): each of them committed before the call
+ * began.  While it waits for the disk the writer commits the next group,
+ * which the next syncfs() covers.
+ */
+static void *syncer_main(void *arg)
+{
+	struct sq_writer *wr = arg;
+	pthread_mutex_lock(&wr->sync_lock);
+	for (;;) {
+		while (!wr->sync_head && !wr->sync_stopping)
+			pthread_cond_wait(&wr->sync_cond, &wr->sync_lock);
+		struct group *list = wr->sync_head;
+		if (!list)
+			break;  /* the writer is gone and everything is reported */
+		wr->sync_head = NULL;
+		wr->sync_tail = &wr->sync_head;
+		pthread_mutex_unlock(&wr->sync_lock);
+
+		bool any = false, synced = false;
+		for (struct group *g = list; g; g = g->next)
+			any |= g->committed;
+		if (any) {
+			synced = syncfs(wr->data_fd) == 0;
+			if (!synced)
+				log_error("store", "msg=\"syncfs failed\" err=%s", lq(strerror(errno)));
+		}
+		uint64_t t = now_us();
+		while (list) {
+			struct group *g = list;
+			list = g->next;
+			g->t_synced = t;
+			group_finish(wr, g, g->committed, g->committed && synced);
+			free(g);
+		}
+		pthread_mutex_lock(&wr->sync_lock);
+	}
+	pthread_mutex_unlock(&wr->sync_lock);
 	return NULL;
 }
 
 static void writer_free(struct sq_writer *wr)
 {
+	if (wr->syncer_started) {
+		/* the writer thread never ran (or has ended): let the syncer go */
+		pthread_mutex_lock(&wr->sync_lock);
+		wr->sync_stopping = true;
+		pthread_cond_signal(&wr->sync_cond);
+		pthread_mutex_unlock(&wr->sync_lock);
+		pthread_join(wr->syncer, NULL);
+	}
 	if (wr->data_fd >= 0)
 		close(wr->data_fd);
 	if (wr->blob_fd >= 0)
@@ -579,6 +644,8 @@ static void writer_free(struct sq_writer *wr)
 	store_sq_handle_close(wr->sq);
 	pthread_mutex_destroy(&wr->lock);
 	pthread_cond_destroy(&wr->cond);
+	pthread_mutex_destroy(&wr->sync_lock);
+	pthread_cond_destroy(&wr->sync_cond);
 	free(wr->pending);
 	free(wr);
 }
@@ -590,6 +657,9 @@ struct store_writer *store_sq_writer_start(const char *data_dir)
 	wr->data_fd = wr->blob_fd = -1;
 	pthread_mutex_init(&wr->lock, NULL);
 	pthread_cond_init(&wr->cond, NULL);
+	pthread_mutex_init(&wr->sync_lock, NULL);
+	pthread_cond_init(&wr->sync_cond, NULL);
+	wr->sync_tail = &wr->sync_head;
 	wr->sq = store_sq_handle_open(data_dir);
 	if (!wr->sq)
 		goto fail;
@@ -604,7 +674,13 @@ struct store_writer *store_sq_writer_start(const char *data_dir)
 		log_error("store", "msg=\"cannot open data directory\" path=%s err=%s", lq(data_dir), lq(strerror(errno)));
 		goto fail;
 	}
-	int rc = pthread_create(&wr->thread, NULL, writer_main, wr);
+	int rc = pthread_create(&wr->syncer, NULL, syncer_main, wr);
+	if (rc != 0) {
+		log_error("store", "msg=\"cannot start syncer thread\" err=%s", lq(strerror(rc)));
+		goto fail;
+	}
+	wr->syncer_started = true;
+	rc = pthread_create(&wr->thread, NULL, writer_main, wr);
 	if (rc != 0) {
 		log_error("store", "msg=\"cannot start writer thread\" err=%s", lq(strerror(rc)));
 		goto fail;

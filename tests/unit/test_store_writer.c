@@ -2,7 +2,8 @@
  * test_store_writer.c — unit tests of the store's delivery path: the
  * group-commit writer (statuses, one shared blob, UIDs and MODSEQs, done()
  * only after COMMIT, 8 concurrent submitter threads), the outbound queue
- * and blob reference counting, reopening, and crash recovery.
+ * and blob reference counting, reopening, crash recovery, blob ids in time
+ * order and the WAL kept bounded by the checkpoint thread.
  */
 #include "test_store_util.h"
 
@@ -532,6 +533,76 @@ static void test_blob_create_and_torn_recovery(void **state)
 	free(data);
 }
 
+/*
+ * The writer does no WAL checkpoint itself (checkpoint.c): its thread
+ * must, or the WAL grows without end.  One delivery per COMMIT writes
+ * some 8 pages, so 1200 of them write about 10,000 pages (40 MiB) to the
+ * WAL; checkpoints let the writer start it over near 1000 pages (4 MiB).
+ */
+static void test_wal_checkpointed_by_its_thread(void **state)
+{
+	struct fixture *f = *state;
+	provision(f->s);
+	int64_t alice = account_id(f->s, "alice@example.org");
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	char wal[128];
+	snprintf(wal, sizeof wal, "%s/index.db-wal", f->dir);
+	off_t biggest = 0;
+	for (int i = 0; i < 1200; i++) {
+		char subject[32];
+		snprintf(subject, sizeof subject, "m%d", i);
+		assert_int_equal(deliver_one(wr, store_spool_dir(f->s), "Subject: x\r\n\r\nbody\r\n", &alice, 1,
+					      NULL, 0, 0, subject), STORE_OK);
+		struct stat st;
+		assert_int_equal(stat(wal, &st), 0);
+		if (st.st_size > biggest)
+			biggest = st.st_size;
+	}
+	store_writer_stop(&wr);
+	assert_true(biggest > 1 << 20);
+	assert_true(biggest < 12 << 20);
+}
+
+/*
+ * New blob ids go in time order, so that one group's deliveries share
+ * their index pages and their directory (blob.c): ids made one after the
+ * other never sort backwards, and they land in one or two directories.
+ */
+static void test_blob_ids_in_time_order(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 300 };
+	char ids[N][64];
+	char dirs[N][3];
+	size_t ndirs = 0;
+	for (int i = 0; i < N; i++) {
+		char *path = NULL;
+		int fd = store_blob_create(f->s, ids[i], sizeof ids[i], &path);
+		assert_true(fd >= 0);
+		assert_int_equal(strlen(ids[i]), 24);
+		char expect[256];
+		snprintf(expect, sizeof expect, "%s/blobs/%.2s/%s", f->dir, ids[i], ids[i]);
+		assert_string_equal(path, expect);
+		if (i > 0) {
+			assert_true(strcmp(ids[i - 1], ids[i]) != 0);
+			/* the directory and the microseconds: never backwards */
+			assert_true(strncmp(ids[i - 1], ids[i], 13) <= 0);
+		}
+		bool known = false;
+		for (size_t j = 0; j < ndirs; j++)
+			known |= memcmp(dirs[j], ids[i], 2) == 0;
+		if (!known) {
+			memcpy(dirs[ndirs], ids[i], 2);
+			dirs[ndirs++][2] = '\0';
+		}
+		close(fd);
+		unlink(path);
+		free(path);
+	}
+	assert_true(ndirs <= 2);    /* 2 only if the 1024 s boundary fell inside the loop */
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -542,6 +613,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_create_and_torn_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_ids_in_time_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_checkpointed_by_its_thread, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

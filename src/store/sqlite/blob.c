@@ -3,7 +3,9 @@
  * unlinking blobs the index no longer references, and crash recovery.
  *
  * A blob is data_dir/blobs/XY/<id>, XY being the first two characters of
- * its id, written once and never changed.  The index is the truth: a blob
+ * its id, written once and never changed.  Ids are made in time order
+ * (store_sq_blob_new_id) so that the index and the directories take new
+ * mail at one place rather than all over.  The index is the truth: a blob
  * exists for readers only while a blobs row names it.  Files are created
  * (renamed from the spool) before their row commits, and unlinked after
  * their row is gone, so a crash can leave unreferenced files behind;
@@ -56,6 +58,36 @@ bool store_sq_blob_id_valid(const char *id)
 	return true;
 }
 
+/*
+ * A new id: XY, the directory, then the time in microseconds, then 11
+ * random characters (about 54 bits: unique whoever makes the id, and a
+ * file is created O_EXCL anyway).  Random ids scattered every delivery
+ * over the whole blobs b-tree, the messages_blob index and 961
+ * directories, so each group commit wrote a page of each per message and
+ * each syncfs() a directory block per message; in time order one group's
+ * deliveries share their pages and their directory.  XY moves on every
+ * 1024 s and comes round again after some 11 days, so the directories stay
+ * evenly filled.  All digits are from random_id's alphabet, whose ASCII
+ * order is its numeric order.
+ */
+void store_sq_blob_new_id(char *out)
+{
+	static const char digits[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ";
+	const unsigned base = sizeof digits - 1;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t sec = ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
+	uint64_t us = sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	unsigned dir = (unsigned)((sec / 1024) % (base * base));
+	out[0] = digits[dir / base];
+	out[1] = digits[dir % base];
+	for (int i = 12; i >= 2; i--) {         /* 31^11 us: some 800 years */
+		out[i] = digits[us % base];
+		us /= base;
+	}
+	random_id(out + 13, SQ_BLOB_ID_LEN - 13);
+}
+
 bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, size_t size)
 {
 	int n = snprintf(out, size, "%s/%.2s/%s", sq->blob_dir, id, id);
@@ -70,7 +102,7 @@ int store_sq_blob_create(struct store *s, char *blob_id, size_t idsize, char **p
 		return -1;
 	char p[SQ_PATH_MAX];
 	for (int attempt = 0; attempt < 4; attempt++) {
-		random_id(blob_id, SQ_BLOB_ID_LEN);
+		store_sq_blob_new_id(blob_id);
 		if (!store_sq_blob_path(sq, blob_id, p, sizeof p))
 			return -1;
 		int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);

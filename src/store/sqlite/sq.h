@@ -95,7 +95,14 @@ bool store_sq_migrate(struct store_sq *sq);
 
 /* ---- blob.c ------------------------------------------------------------- */
 
+/* WAL checkpoints off the writer's thread (checkpoint.c). */
+struct sq_checkpointer;
+struct sq_checkpointer *store_sq_checkpointer_start(const char *data_dir, sqlite3 *writer_db);
+void store_sq_checkpointer_stop(struct sq_checkpointer *cp, sqlite3 *writer_db);
+
 bool store_sq_blob_id_valid(const char *id);
+/* A fresh id, SQ_BLOB_ID_LEN characters and a NUL, in time order. */
+void store_sq_blob_new_id(char *out);
 int store_sq_blob_create(struct store *s, char *blob_id, size_t idsize, char **path);
 /* data_dir/blobs/XY/<id>; false if it does not fit. */
 bool store_sq_blob_path(const struct store_sq *sq, const char *id, char *out, size_t size);

@@ -16,7 +16,8 @@
  *      and a quota check, a queue row per remote recipient; each delivery
  *      inside its own SAVEPOINT so one failing delivery does not take the
  *      others along.  This handle runs with synchronous=NORMAL: the COMMIT
- *      writes the WAL without syncing it;
+ *      writes the WAL without syncing it, and checkpoints none of it
+ *      (another thread does, checkpoint.c);
  *   3. ONE syncfs() on the data directory's file system: every blob's data,
  *      every new directory entry and the WAL become durable at once, which
  *      is far cheaper than an fsync per file and per directory, and than a
@@ -99,6 +100,8 @@ struct sq_writer {
 	pthread_cond_t sync_cond;
 	struct group *sync_head, **sync_tail;   /* under sync_lock, oldest first */
 	bool sync_stopping;             /* under sync_lock: the writer is gone */
+
+	struct sq_checkpointer *checkpointer;   /* checkpoint.c */
 };
 
 /* Per-delivery state within one group. */
@@ -145,7 +148,7 @@ static bool place_blob(struct sq_writer *wr, struct work *w)
 		return false;
 	}
 	for (int attempt = 0; attempt < 4; attempt++) {
-		random_id(w->blob_id, SQ_BLOB_ID_LEN);
+		store_sq_blob_new_id(w->blob_id);
 		snprintf(w->rel, sizeof w->rel, "%.2s/%s", w->blob_id, w->blob_id);
 		int rc = rename_noreplace(spool, wr->blob_fd, w->rel);
 		if (rc != 0 && errno == ENOENT) {
@@ -637,6 +640,8 @@ static void writer_free(struct sq_writer *wr)
 		pthread_mutex_unlock(&wr->sync_lock);
 		pthread_join(wr->syncer, NULL);
 	}
+	if (wr->sq)
+		store_sq_checkpointer_stop(wr->checkpointer, wr->sq->db);
 	if (wr->data_fd >= 0)
 		close(wr->data_fd);
 	if (wr->blob_fd >= 0)
@@ -674,6 +679,9 @@ struct store_writer *store_sq_writer_start(const char *data_dir)
 		log_error("store", "msg=\"cannot open data directory\" path=%s err=%s", lq(data_dir), lq(strerror(errno)));
 		goto fail;
 	}
+	wr->checkpointer = store_sq_checkpointer_start(data_dir, wr->sq->db);
+	if (!wr->checkpointer)
+		goto fail;
 	int rc = pthread_create(&wr->syncer, NULL, syncer_main, wr);
 	if (rc != 0) {
 		log_error("store", "msg=\"cannot start syncer thread\" err=%s", lq(strerror(rc)));

@@ -24,16 +24,20 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SPOOL_FLUSH (64 * 1024)
 
 
-static void spool_flush(struct smtp_spool *sp)
+/* Write what is buffered and then p[0..n) (n may be 0), in one writev. */
+static void spool_write(struct smtp_spool *sp, const char *p, size_t n)
 {
-	size_t off = 0;
-	while (off < sp->out.len && !sp->io_error) {
-		ssize_t w = write(sp->fd, sp->out.data + off, sp->out.len - off);
+	struct iovec iov[2] = { { sp->out.data, sp->out.len }, { (void *)p, n } };
+	int first = sp->out.len ? 0 : 1;
+	size_t total = sp->out.len + n;
+	while (total && !sp->io_error) {
+		ssize_t w = writev(sp->fd, iov + first, 2 - first);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -41,10 +45,23 @@ static void spool_flush(struct smtp_spool *sp)
 			sp->io_error = true;
 			break;
 		}
-		off += (size_t)w;
+		sp->flushed += (size_t)w;
+		total -= (size_t)w;
+		for (size_t left = (size_t)w; left && first < 2; ) {
+			size_t take = left < iov[first].iov_len ? left : iov[first].iov_len;
+			iov[first].iov_base = (char *)iov[first].iov_base + take;
+			iov[first].iov_len -= take;
+			left -= take;
+			if (!iov[first].iov_len)
+				first++;
+		}
 	}
-	sp->flushed += off;
 	buf_reset(&sp->out);
+}
+
+static void spool_flush(struct smtp_spool *sp)
+{
+	spool_write(sp, NULL, 0);
 }
 
 /* Message content (not our headers): counted against the size limit. */
@@ -61,9 +78,11 @@ static void emit(void *ctx, const char *p, size_t n)
 	}
 	if (sp->io_error)
 		return;
-	buf_append(&sp->out, p, n);
-	if (sp->out.len >= SPOOL_FLUSH)
-		spool_flush(sp);
+	/* Big runs go to the file straight from the input buffer, not copied first. */
+	if (sp->out.len + n >= SPOOL_FLUSH)
+		spool_write(sp, p, n);
+	else
+		buf_append(&sp->out, p, n);
 }
 
 void smtp_spool_discard(struct smtp_session *s)

@@ -14,6 +14,8 @@
  */
 #include "smtp/datascan.h"
 
+#include <string.h>
+
 enum { D_LINE_START, D_IN_LINE, D_CR, D_DOT, D_DOT_CR };
 
 void smtp_datascan_init(struct smtp_datascan *ds, uint64_t max_line)
@@ -33,50 +35,61 @@ static void end_line(struct smtp_datascan *ds)
 	ds->line_len = 0;
 }
 
+/*
+ * Content is passed on as it came, but for the stuffed dots and the
+ * terminator: so emit() gets the longest runs the input allows, many lines
+ * at once, and each line costs two memchr() calls.  (Emitting line by
+ * line, with a byte loop to find its end, made this the hottest function
+ * of a 1 MiB delivery.)
+ */
 size_t smtp_datascan_data(struct smtp_datascan *ds, const char *p, size_t n, bool *end,
 			  smtp_emit_fn emit, void *ctx)
 {
-	size_t i = 0;
+	size_t i = 0, run = 0;     /* p[run..i) is content not yet emitted */
 	*end = false;
 	while (i < n) {
 		char ch = p[i];
 		switch (ds->state) {
 		case D_LINE_START:
 			if (ch == '.') {
+				if (i > run)
+					emit(ctx, p + run, i - run);
 				ds->state = D_DOT;
-				i++;
+				run = ++i;  /* the dot is not content */
 			} else {
 				ds->state = D_IN_LINE;
 			}
 			break;
 		case D_IN_LINE: {
-			size_t j = i;
-			while (j < n && p[j] != '\r' && p[j] != '\n')
-				j++;
-			if (j > i) {
-				emit(ctx, p + i, j - i);
-				ds->line_len += j - i;
-				i = j;
-			} else if (ch == '\r') {
+			const char *lf = memchr(p + i, '\n', n - i);
+			size_t stop = lf ? (size_t)(lf - p) : n;
+			const char *cr = memchr(p + i, '\r', stop - i);
+			if (cr && lf && cr + 1 == lf) {         /* the line ends in CRLF */
+				ds->line_len += (size_t)(cr - (p + i));
+				end_line(ds);
+				ds->state = D_LINE_START;
+				i = stop + 1;
+			} else if (cr) {                        /* a CR, maybe bare */
+				ds->line_len += (size_t)(cr - (p + i));
 				ds->state = D_CR;
-				i++;
-			} else {  /* bare LF: content, never a line end */
+				i = (size_t)(cr - p) + 1;
+			} else if (lf) {                        /* bare LF: content, never a line end */
 				ds->bare_eol = true;
-				emit(ctx, "\n", 1);
-				ds->line_len++;
-				i++;
+				ds->line_len += stop - i + 1;
+				i = stop + 1;
+			} else {
+				ds->line_len += n - i;
+				i = n;
 			}
 			break;
 		}
-		case D_CR:
+		case D_CR:                      /* the CR went out with the run */
 			if (ch == '\n') {
-				emit(ctx, "\r\n", 2);
 				end_line(ds);
 				ds->state = D_LINE_START;
 				i++;
 			} else {  /* bare CR */
 				ds->bare_eol = true;
-				emit(ctx, "\r", 1);
 				ds->line_len++;
 				ds->state = D_IN_LINE;
 			}
@@ -84,7 +97,7 @@ size_t smtp_datascan_data(struct smtp_datascan *ds, const char *p, size_t n, boo
 		case D_DOT:
 			if (ch == '\r') {
 				ds->state = D_DOT_CR;
-				i++;
+				run = ++i;  /* held back: maybe the terminator */
 			} else {  /* a stuffed dot (RFC 5321 §4.5.2) */
 				ds->state = D_IN_LINE;
 			}
@@ -101,6 +114,8 @@ size_t smtp_datascan_data(struct smtp_datascan *ds, const char *p, size_t n, boo
 			break;
 		}
 	}
+	if (i > run)
+		emit(ctx, p + run, i - run);
 	return n;
 }
 

@@ -1,8 +1,9 @@
 /*
  * commands.c — CAPA (RFC 2449), STLS (RFC 2595), QUIT and the UPDATE
- * state, and the TRANSACTION commands that need no message content:
- * STAT, LIST, UIDL, DELE, RSET, NOOP (RFC 1939 §5).  RETR and TOP, and
- * the listings of LIST and UIDL without argument, are sent by retr.c.
+ * state (\Seen for the retrieved messages, then the expunge), and the
+ * TRANSACTION commands that need no message content: STAT, LIST, UIDL,
+ * DELE, RSET, NOOP (RFC 1939 §5).  RETR and TOP, and the listings of LIST
+ * and UIDL without argument, are sent by retr.c.
  */
 #include "pop3/session.h"
 #include "auth/sasl.h"
@@ -74,7 +75,12 @@ void pop3_cmd_quit(struct pop3_session *s)
 		pop3_close(s);
 		return;
 	}
-	/* UPDATE (RFC 1939 §6): the expunge is durable before the +OK. */
+	/*
+	 * UPDATE (RFC 1939 §6): \Seen for what was retrieved (one store call),
+	 * then the expunge; both are durable before the +OK.  A failed \Seen
+	 * does not hold back the deletions the client asked for.
+	 */
+	enum store_status seen = pop3_record_seen(s, true);
 	unsigned removed = 0;
 	enum store_status rc = pop3_maildrop_update(&s->drop, pop3_store(s), &removed);
 	s->deleted = removed;
@@ -82,6 +88,8 @@ void pop3_cmd_quit(struct pop3_session *s)
 		log_error("pop3", "session=%s msg=\"expunge failed\" user=%s marked=%zu error=%s", s->c->id,
 			  lq(s->user), s->drop.ndeleted, lq(store_status_str(rc)));
 		pop3_reply(s, "-ERR [SYS/TEMP] Deleting the messages failed, none was deleted");
+	} else if (seen != STORE_OK) {
+		pop3_reply(s, "-ERR [SYS/TEMP] Marking the retrieved messages seen failed");
 	} else if (s->drop.n - s->drop.ndeleted == 0) {
 		pop3_reply(s, "+OK Bye (maildrop empty)");
 	} else {

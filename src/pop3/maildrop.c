@@ -7,7 +7,9 @@
  * does meanwhile.  Sizes are the stored sizes, which are exactly the
  * octets RETR sends before dot-stuffing (stored messages are CRLF).  DELE
  * only marks; pop3_maildrop_update() expunges the marked messages in one
- * durable store transaction when the client QUITs.
+ * durable store transaction when the client QUITs.  Likewise a completed
+ * RETR only marks the message retrieved; pop3_maildrop_mark_seen() sets
+ * \Seen on all of them in one transaction when the session ends.
  */
 #include "pop3/session.h"
 #include "lib/log.h"
@@ -88,6 +90,39 @@ static void count_removed(void *ctx, const struct store_change *c)
 		(*removed)++;
 }
 
+enum store_status pop3_maildrop_mark_seen(struct pop3_maildrop *d, struct store *st, bool skip_deleted, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->msgs[i].retrieved && !(skip_deleted && d->msgs[i].deleted))
+			(*n)++;
+	if (*n == 0)
+		return STORE_OK;
+	/* The snapshot is in UID order, so the list is ascending as store_flags_change wants. */
+	uint32_t *uids = xmalloc(*n * sizeof *uids);
+	size_t k = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->msgs[i].retrieved && !(skip_deleted && d->msgs[i].deleted))
+			uids[k++] = d->msgs[i].uid;
+	uint32_t *failed = NULL;
+	size_t nfailed = 0;
+	/* Messages IMAP expunged meanwhile are ignored by the store. */
+	enum store_status rc = store_flags_change(st, d->mailbox_id, uids, k, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL,
+						  0, NULL, NULL, &failed, &nfailed);
+	free(failed);
+	free(uids);
+	if (rc != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < d->n; i++) {
+		struct pop3_msg *m = &d->msgs[i];
+		if (m->retrieved && !(skip_deleted && m->deleted)) {
+			m->retrieved = false;
+			m->flags |= STORE_FLAG_SEEN;
+		}
+	}
+	return STORE_OK;
+}
+
 enum store_status pop3_maildrop_update(struct pop3_maildrop *d, struct store *st, unsigned *removed)
 {
 	*removed = 0;
@@ -101,5 +136,9 @@ enum store_status pop3_maildrop_update(struct pop3_maildrop *d, struct store *st
 			uids[n++] = d->msgs[i].uid;
 	enum store_status rc = store_expunge(st, d->mailbox_id, uids, n, false, count_removed, removed);
 	free(uids);
+	if (rc == STORE_OK)
+		for (size_t i = 0; i < d->n; i++)
+			if (d->msgs[i].deleted)
+				d->msgs[i].retrieved = false;   /* gone: no \Seen due */
 	return rc;
 }

@@ -95,23 +95,26 @@ static bool listing_step(struct pop3_session *s)
 	return more;
 }
 
-/* RETR complete: \Seen as IMAP sees it.  TOP leaves the flags alone, like IMAP's BODY.PEEK. */
-static void mark_seen(struct pop3_session *s, struct pop3_msg *m)
+/*
+ * RETR complete.  \Seen as IMAP sees it is recorded for all retrieved
+ * messages at once when the session ends (pop3_record_seen), not one
+ * durable transaction per message.  TOP leaves the flags alone, like
+ * IMAP's BODY.PEEK.
+ */
+static void mark_retrieved(struct pop3_session *s, struct pop3_msg *m)
 {
 	s->retrieved++;
-	if (m->flags & STORE_FLAG_SEEN)
-		return;
-	uint32_t *failed = NULL;
-	size_t nfailed = 0;
-	enum store_status rc = store_flags_change(pop3_store(s), s->drop.mailbox_id, &m->uid, 1, STORE_FLAGS_ADD,
-						  STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &failed, &nfailed);
-	free(failed);
-	if (rc != STORE_OK) {
-		log_warn("pop3", "session=%s msg=\"cannot set \\\\Seen\" user=%s uid=%u error=%s", s->c->id,
-			 lq(s->user), m->uid, lq(store_status_str(rc)));
-		return;
-	}
-	m->flags |= STORE_FLAG_SEEN;
+	m->retrieved = true;
+}
+
+enum store_status pop3_record_seen(struct pop3_session *s, bool skip_deleted)
+{
+	size_t n;
+	enum store_status rc = pop3_maildrop_mark_seen(&s->drop, pop3_store(s), skip_deleted, &n);
+	if (rc != STORE_OK)
+		log_warn("pop3", "session=%s msg=\"cannot set \\\\Seen\" user=%s messages=%zu error=%s",
+			 s->c ? s->c->id : "-", lq(s->user), n, lq(store_status_str(rc)));
+	return rc;
 }
 
 /* One chunk of the message; false when the response is complete (or the connection closed). */
@@ -123,7 +126,7 @@ static bool message_step(struct pop3_session *s)
 		pop3_dotstuff_finish(&p->ds, &p->out);
 		conn_write(s->c, p->out.data, p->out.len);
 		if (p->retr)
-			mark_seen(s, &s->drop.msgs[p->index]);
+			mark_retrieved(s, &s->drop.msgs[p->index]);
 		return false;
 	}
 	size_t want = p->remaining < POP3_READ_CHUNK ? (size_t)p->remaining : POP3_READ_CHUNK;

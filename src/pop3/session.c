@@ -14,6 +14,11 @@
  * stray octets that never make a line are not.  The timer fires at the
  * latest idle_timeout_ms (POP3_TIMEOUT_MS) after the last activity.  RFC 1939 §3: a
  * timed-out session closes without a reply and without entering UPDATE.
+ *
+ * Before login the same timer also enforces an absolute deadline,
+ * prelogin_timeout_ms (POP3_PRELOGIN_TIMEOUT_MS) from connect, that no
+ * activity extends: a client trickling commands or stalling a USER/PASS or
+ * AUTH exchange is closed then, with a "-ERR" first.
  */
 #include "pop3/pop3.h"
 #include "pop3/session.h"
@@ -117,12 +122,35 @@ void pop3_post(struct pop3_session *s, void (*fn)(struct pop3_session *s))
 	loop_post(s->loop, run_posted, p);
 }
 
-static void idle_timeout(struct conn *c)
+static void session_timer(struct conn *c);
+
+/* Arm the connection's timer for the next idle timeout or, before login, the login deadline. */
+static void arm_timer(struct pop3_session *s, uint64_t now)
+{
+	uint64_t idle = now - s->last_active;
+	uint64_t wait = idle < s->srv->idle_timeout_ms ? s->srv->idle_timeout_ms - idle : 0;
+	if (s->state != ST_TRANSACTION) {
+		uint64_t left = s->login_deadline > now ? s->login_deadline - now : 0;
+		if (left < wait)
+			wait = left;
+	}
+	conn_timer(s->c, wait, session_timer);
+}
+
+static void session_timer(struct conn *c)
 {
 	struct pop3_session *s = c->session;
-	uint64_t idle = now_ms() - s->last_active;
-	if (idle < s->srv->idle_timeout_ms) {
-		conn_timer(c, s->srv->idle_timeout_ms - idle, idle_timeout);
+	uint64_t now = now_ms();
+	if (s->state != ST_TRANSACTION && now >= s->login_deadline) {
+		/* Not an autologout (nothing to keep or delete yet): say why, as Dovecot does. */
+		log_info("pop3", "session=%s msg=\"login timeout\" ip=%s timeout_ms=%llu", c->id, c->peer_ip,
+			 (unsigned long long)s->srv->prelogin_timeout_ms);
+		pop3_reply(s, "-ERR Disconnected, no login in time");
+		pop3_close(s);
+		return;
+	}
+	if (now - s->last_active < s->srv->idle_timeout_ms) {
+		arm_timer(s, now);
 		return;
 	}
 	log_info("pop3", "session=%s msg=\"idle timeout\" ip=%s user=%s", c->id, c->peer_ip,
@@ -133,7 +161,7 @@ static void idle_timeout(struct conn *c)
 void pop3_idle_timer(struct pop3_session *s)
 {
 	s->last_active = now_ms();
-	conn_timer(s->c, s->srv->idle_timeout_ms, idle_timeout);
+	arm_timer(s, s->last_active);
 }
 
 /* Which commands each state accepts (RFC 1939 §4–6, RFC 2449, RFC 2595, RFC 5034). */
@@ -275,6 +303,7 @@ static void on_open(struct conn *c)
 	s->loop = c->loop;
 	s->send.fd = -1;
 	c->session = s;
+	s->login_deadline = now_ms() + srv->prelogin_timeout_ms;
 	/* No APOP timestamp in the greeting: APOP is not offered. */
 	pop3_reply(s, "+OK %s POP3 server ready", srv->cfg->hostname);
 	pop3_idle_timer(s);
@@ -318,6 +347,13 @@ static void on_closed(struct conn *c, enum conn_end why)
 	log_info("pop3", "session=%s msg=end user=%s retrieved=%u deleted=%u quit=%s",
 		 c->id, lq(s->state == ST_TRANSACTION ? s->user : "-"), s->retrieved, s->deleted,
 		 s->quit ? "yes" : "no");
+	/*
+	 * However the session ends, what was retrieved is \Seen (RFC 1939 §3:
+	 * without QUIT no UPDATE, so DELE-marked messages stay, and get it too).
+	 * After a QUIT this finds nothing left to do.
+	 */
+	if (s->state == ST_TRANSACTION)
+		pop3_record_seen(s, false);
 	s->c = NULL;
 	/* The maildrop lock goes now, whatever is still in flight. */
 	pop3_send_cleanup(s);
@@ -339,6 +375,7 @@ struct pop3_server *pop3_server_new(const struct config *cfg, struct store_write
 	srv->cfg = cfg;
 	srv->auth = auth;
 	srv->idle_timeout_ms = POP3_TIMEOUT_MS;
+	srv->prelogin_timeout_ms = POP3_PRELOGIN_TIMEOUT_MS;
 	srv->nstores = nloops;
 	srv->stores = store_open_per_loop(cfg->data_dir, nloops);
 	if (!srv->stores) {

@@ -313,9 +313,42 @@ def test_retr_sets_seen_as_imap_sees_it(fresh):
     u1, u2 = uids(t)
     p = t.pop3()
     p.retr(2)
-    assert "\\Seen" in flags(t, u2), "set at once, before QUIT"
+    assert "\\Seen" not in flags(t, u2), "recorded at the end of the session, all at once"
     p.quit()
+    assert "\\Seen" in flags(t, u2)
     assert "\\Seen" not in flags(t, u1)
+
+
+def test_seen_at_quit_is_durable(make_tern):
+    t = make_tern()
+    for _ in range(5):
+        deliver(t)
+    r = Pop(t, "pop3s")
+    r.login()
+    for n in range(1, 6):
+        assert r.cmd("RETR %d" % n).startswith("+OK")
+        r.multi()
+    assert r.cmd("DELE 5").startswith("+OK")
+    assert r.cmd("QUIT") == "+OK Bye (4 messages left)"
+    t.kill9()               # right after +OK: \Seen and the expunge must already be on disk
+    assert [("\\Seen" in line) for _, line in t.messages(ALICE)] == [True] * 4
+    t.start()
+
+
+def test_drop_without_quit_records_seen(fresh):
+    t = fresh
+    deliver(t)
+    deliver(t)
+    u1, u2 = uids(t)
+    p = t.pop3()
+    p.retr(1)
+    p.dele(1)
+    p.top(2, 0)
+    p.close()               # no QUIT: \Seen recorded, nothing deleted
+    t.wait_log(r"msg=end user=alice@example.test retrieved=1 deleted=0 quit=no")
+    assert uids(t) == [u1, u2]
+    assert "\\Seen" in flags(t, u1)
+    assert "\\Seen" not in flags(t, u2), "TOP is no retrieval"
 
 
 def test_uidl_stable_and_unique(fresh):

@@ -3,8 +3,10 @@
  * store in a temporary directory, the real auth pool, one event loop
  * running the server, and the test talking to it over a socketpair.
  * Covers the states and their commands, every error reply a client can
- * provoke, pipelining, the maildrop lock, UPDATE only after QUIT, \Seen,
- * and streaming a message larger than the output buffer.  TLS (STLS,
+ * provoke, pipelining, the maildrop lock, UPDATE only after QUIT, \Seen
+ * (one store change per session, at QUIT or disconnect), the pre-login
+ * deadline and the idle timeout, and streaming a message larger than the
+ * output buffer.  TLS (STLS,
  * pop3s) is tested end to end in tests/e2e/test_pop3.py.
  */
 #include "session_harness.h"
@@ -271,14 +273,14 @@ static void test_transaction(void **state)
 	snprintf(want, sizeof want, "+OK 2 %u.2", mb.uidvalidity);
 	cmd(c, "UIDL 2", want);
 
-	/* RETR: exact octets, dot-unstuffed by the client; \Seen set. */
+	/* RETR: exact octets, dot-unstuffed by the client; \Seen recorded when the session ends. */
 	assert_false(flags_of(e, 1) & STORE_FLAG_SEEN);
 	snprintf(want, sizeof want, "+OK %zu octets", s1);
 	cmd(c, "RETR 1", want);
 	b = client_multi(c);
 	assert_string_equal(b.data, msg1);
 	buf_free(&b);
-	assert_true(flags_of(e, 1) & STORE_FLAG_SEEN);
+	assert_false(flags_of(e, 1) & STORE_FLAG_SEEN);
 
 	/* TOP: header, blank line, n lines; no \Seen. */
 	cmd(c, "TOP 2 0", "+OK");
@@ -383,11 +385,15 @@ static void test_idle_timeout_deletes_nothing(void **state)
 	pop3_srv(e)->idle_timeout_ms = 1500;     /* sessions opened from here on */
 	deliver(e, msg1);
 	struct client *c = login(e, "alice@example.org");
+	cmd(c, "RETR 1", "+OK");
+	struct buf b = client_multi(c);
+	buf_free(&b);
 	cmd(c, "DELE 1", "+OK");
-	/* Closed without a reply and without UPDATE. */
+	/* Closed without a reply and without UPDATE; the retrieval is recorded. */
 	assert_true(client_eof(c));
 	client_close(c);
 	assert_int_not_equal(flags_of(e, 1), UINT32_MAX);
+	assert_true(flags_of(e, 1) & STORE_FLAG_SEEN);
 	/* The lock went with it. */
 	c = login(e, "alice@example.org");
 	cmd(c, "STAT", "+OK 1 ");
@@ -556,6 +562,224 @@ static void test_changes_by_another_session(void **state)
 	client_close(c);
 }
 
+/* ---- the pre-login deadline ---------------------------------------------- */
+
+/* The line that says the login deadline passed, then EOF. */
+static void expect_login_timeout(struct client *c)
+{
+	expect(c, "-ERR Disconnected, no login in time");
+	assert_true(client_eof(c));
+}
+
+static void test_prelogin_deadline(void **state)
+{
+	struct env *e = *state;
+	assert_int_equal(pop3_srv(e)->prelogin_timeout_ms, 60 * 1000);     /* as IMAP before login */
+	pop3_srv(e)->prelogin_timeout_ms = 300;
+	uint64_t t0 = now_ms();
+	/* Saying nothing. */
+	struct client *c = client_open(e);
+	expect(c, "+OK");
+	expect_login_timeout(c);
+	assert_true(now_ms() - t0 >= 300);
+	client_close(c);
+	/* USER given, PASS never. */
+	c = client_open(e);
+	expect(c, "+OK");
+	cmd(c, "USER alice@example.org", "+OK");
+	expect_login_timeout(c);
+	client_close(c);
+	/* Stalled at the SASL continuation. */
+	c = client_open(e);
+	expect(c, "+OK");
+	cmd(c, "AUTH LOGIN", "+ VXNlcm5hbWU6");
+	expect_login_timeout(c);
+	client_close(c);
+	/* A failed login does not start the clock again. */
+	c = client_open(e);
+	expect(c, "+OK");
+	cmd(c, "USER alice@example.org", "+OK");
+	cmd(c, "PASS wrong", "-ERR [AUTH]");
+	expect_login_timeout(c);
+	client_close(c);
+}
+
+static void test_prelogin_deadline_not_extended_by_activity(void **state)
+{
+	struct env *e = *state;
+	pop3_srv(e)->prelogin_timeout_ms = 600;
+	struct client *c = client_open(e);
+	expect(c, "+OK");
+	uint64_t t0 = now_ms();
+	/* A NOOP every 50 ms is activity, but no login: closed at the deadline all the same. */
+	bool closed = false;
+	for (int i = 0; i < 60 && !closed; i++) {
+		/* The write may find the connection closed already; the -ERR before that is still to read. */
+		ssize_t w = write(c->fd, "NOOP\r\n", 6);
+		(void)w;
+		char *line = client_line(c);
+		closed = strncmp(line, "-ERR Disconnected, no login in time", 35) == 0;
+		if (!closed && strcmp(line, "+OK") != 0)
+			fail_msg("unexpected \"%s\"", line);
+		free(line);
+		usleep(50000);
+	}
+	assert_true(closed);
+	uint64_t took = now_ms() - t0;
+	assert_true(took >= 550 && took < 2500);
+	assert_true(client_eof(c));
+	client_close(c);
+}
+
+static void test_prelogin_deadline_spares_logged_in_sessions(void **state)
+{
+	struct env *e = *state;
+	assert_true(pop3_srv(e)->idle_timeout_ms >= 10 * 60 * 1000);     /* RFC 1939 §3 */
+	pop3_srv(e)->prelogin_timeout_ms = 400;
+	struct client *in = login(e, "alice@example.org");
+	struct client *out = client_open(e);
+	expect(out, "+OK");
+	usleep(200000);
+	cmd(out, "NOOP", "+OK");
+	/* Logging in late, but before the deadline: the deadline no longer applies. */
+	struct client *late = login(e, "bob@example.org");
+	expect_login_timeout(out);
+	client_close(out);
+	usleep(500000);       /* past the deadline of both logged-in sessions */
+	cmd(in, "STAT", "+OK 0 0");
+	cmd(late, "STAT", "+OK 0 0");
+	cmd(in, "QUIT", "+OK Bye");
+	cmd(late, "QUIT", "+OK Bye");
+	client_close(in);
+	client_close(late);
+}
+
+/* ---- \Seen: one store change per session --------------------------------- */
+
+static uint64_t inbox_modseq(struct env *e)
+{
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(e->f.s, e->alice, "INBOX", &mb), STORE_OK);
+	return mb.highestmodseq;
+}
+
+/* Wait until the session that held alice's INBOX has ended (on_closed runs on the loop). */
+static void wait_unlocked(struct env *e)
+{
+	for (int i = 0; i < 500; i++) {
+		if (store_mailbox_lock(e->inbox)) {
+			store_mailbox_unlock(e->inbox);
+			return;
+		}
+		usleep(10000);
+	}
+	fail_msg("the maildrop stays locked");
+}
+
+static void retr(struct client *c, unsigned num)
+{
+	char line[32];
+	snprintf(line, sizeof line, "RETR %u", num);
+	cmd(c, line, "+OK");
+	struct buf b = client_multi(c);
+	buf_free(&b);
+}
+
+#define MANY 40
+
+static void test_retr_many_then_quit_is_one_flags_change(void **state)
+{
+	struct env *e = *state;
+	for (int i = 0; i < MANY; i++)
+		deliver(e, msg2);
+	uint64_t before = inbox_modseq(e);
+	struct client *c = login(e, "alice@example.org");
+	/* Pipelined, as a downloading client does. */
+	struct buf req = BUF_INIT;
+	for (unsigned i = 1; i <= MANY; i++)
+		buf_printf(&req, "RETR %u\r\n", i);
+	client_send(c, buf_cstr(&req));
+	buf_free(&req);
+	for (unsigned i = 1; i <= MANY; i++) {
+		expect(c, "+OK");
+		struct buf b = client_multi(c);
+		assert_string_equal(b.data, msg2);
+		buf_free(&b);
+	}
+	/* Nothing written yet... */
+	assert_int_equal(inbox_modseq(e), before);
+	for (uint32_t uid = 1; uid <= MANY; uid++)
+		assert_false(flags_of(e, uid) & STORE_FLAG_SEEN);
+	/* ...and at QUIT all of it in one change (one modseq), durable before the +OK. */
+	cmd(c, "QUIT", "+OK Bye (40 messages left)");
+	assert_int_equal(inbox_modseq(e), before + 1);
+	for (uint32_t uid = 1; uid <= MANY; uid++)
+		assert_true(flags_of(e, uid) & STORE_FLAG_SEEN);
+	assert_true(client_eof(c));
+	client_close(c);
+	/* A later session: nothing left to do, nothing written. */
+	c = login(e, "alice@example.org");
+	retr(c, 1);
+	cmd(c, "QUIT", "+OK");
+	client_close(c);
+	assert_int_equal(inbox_modseq(e), before + 1);
+}
+
+static void test_seen_with_dele_rset_and_top(void **state)
+{
+	struct env *e = *state;
+	for (int i = 0; i < 4; i++)
+		deliver(e, msg1);
+	uint64_t before = inbox_modseq(e);
+	struct client *c = login(e, "alice@example.org");
+	cmd(c, "TOP 1 0", "+OK");                  /* TOP is no retrieval, even of the whole message */
+	struct buf b = client_multi(c);
+	buf_free(&b);
+	cmd(c, "TOP 1 1000", "+OK");
+	b = client_multi(c);
+	buf_free(&b);
+	retr(c, 2);
+	cmd(c, "DELE 2", "+OK");
+	cmd(c, "RSET", "+OK");                     /* undoes the DELE, not the RETR */
+	retr(c, 3);
+	cmd(c, "DELE 3", "+OK");                   /* retrieved and deleted: no \Seen needed */
+	retr(c, 4);
+	cmd(c, "QUIT", "+OK Bye (3 messages left)");
+	client_close(c);
+	assert_false(flags_of(e, 1) & STORE_FLAG_SEEN);
+	assert_true(flags_of(e, 2) & STORE_FLAG_SEEN);
+	assert_int_equal(flags_of(e, 3), UINT32_MAX);
+	assert_true(flags_of(e, 4) & STORE_FLAG_SEEN);
+	assert_int_equal(inbox_modseq(e), before + 2);     /* one flags change, one expunge */
+}
+
+static void test_drop_without_quit_records_seen(void **state)
+{
+	struct env *e = *state;
+	deliver(e, msg1);
+	deliver(e, msg2);
+	struct buf big = BUF_INIT;
+	buf_puts(&big, "Subject: big\r\n\r\n");
+	for (size_t i = 0; i < 3 * 1024 * 1024 / 64; i++)
+		buf_printf(&big, "%062zu\r\n", i);
+	deliver(e, big.data);
+	buf_free(&big);
+	uint64_t before = inbox_modseq(e);
+	struct client *c = login(e, "alice@example.org");
+	retr(c, 1);
+	retr(c, 2);
+	cmd(c, "DELE 2", "+OK");
+	cmd(c, "RETR 3", "+OK");                   /* started, never read to its end */
+	client_close(c);                           /* no QUIT */
+	wait_unlocked(e);
+	/* \Seen for what was retrieved, DELE'd or not (nothing is deleted without QUIT); one change. */
+	assert_true(flags_of(e, 1) & STORE_FLAG_SEEN);
+	assert_true(flags_of(e, 2) & STORE_FLAG_SEEN);
+	assert_false(flags_of(e, 3) & STORE_FLAG_SEEN);
+	assert_int_not_equal(flags_of(e, 3), UINT32_MAX);
+	assert_int_equal(inbox_modseq(e), before + 1);
+}
+
 int main(void)
 {
 	log_set_level(LOG_WARN);
@@ -580,6 +804,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drop_while_checking_password, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_changes_by_another_session, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_prelogin_deadline, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_prelogin_deadline_not_extended_by_activity, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_prelogin_deadline_spares_logged_in_sessions, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_retr_many_then_quit_is_one_flags_change, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_seen_with_dele_rset_and_top, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_drop_without_quit_records_seen, env_setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 #define IMAP_LINE_MAX 65536         /* one line incl. CRLF */
 #define IMAP_COMMAND_MAX 262144     /* all lines and in-memory literals of one command */
 #define IMAP_LITERAL_MAX 65536      /* a literal that is not an APPEND message */
+#define IMAP_PRELOGIN_LITERAL_MAX 8192  /* any literal before login (LOGIN's user name and password) */
 
 struct imap_literal {
 	const char *data;           /* in memory (NULL when spooled) */

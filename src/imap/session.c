@@ -538,6 +538,27 @@ static bool spool_open(struct imap_session *s)
 	return true;
 }
 
+/*
+ * A non-synchronising literal over the limit: its octets are on their way
+ * whatever we answer, and reading (say) 4 GiB to find where the next
+ * command starts is out of the question; RFC 7888 §4 lets the server
+ * refuse with BAD and close.  So: at once, before a single octet of it.
+ */
+static void literal_refuse_and_close(struct imap_session *s, uint64_t size, uint64_t limit)
+{
+	char tag[IMAP_TAG_MAX + 1];
+	imap_parse_tag(s->cmd.data, s->cmd.len, tag);
+	log_info("imap", "session=%s msg=\"non-synchronising literal over the limit, closing\" ip=%s size=%llu "
+		 "limit=%llu", s->c->id, s->c->peer_ip, (unsigned long long)size, (unsigned long long)limit);
+	command_reset(s);
+	imap_bad(s, tag, "[TOOBIG] Literal of %llu octets over the limit of %llu", (unsigned long long)size,
+		 (unsigned long long)limit);
+	if (s->c && !s->logout) {  /* imap_bad may have closed it already (too many errors) */
+		imap_untagged(s, "BYE Literal too large, closing");
+		imap_close(s);
+	}
+}
+
 /* A line of the command has arrived (without its line end). */
 static void command_line(struct imap_session *s, const char *line, size_t len)
 {
@@ -558,12 +579,19 @@ static void command_line(struct imap_session *s, const char *line, size_t len)
 		command_complete(s);
 		return;
 	}
-	bool message = !s->fail && imap_parse_literal_is_message(s->cmd.data, s->cmd.len - 2);
-	uint64_t limit = message ? s->srv->cfg->smtp.max_message_size : IMAP_LITERAL_MAX;
+	/* Before login only LOGIN's strings are due: small, and never spooled to disk. */
+	bool authed = s->state != IST_NOTAUTH;
+	bool message = authed && !s->fail && imap_parse_literal_is_message(s->cmd.data, s->cmd.len - 2);
+	uint64_t limit = message ? s->srv->cfg->smtp.max_message_size
+				 : authed ? IMAP_LITERAL_MAX : IMAP_PRELOGIN_LITERAL_MAX;
+	if (size > limit && nonsync) {
+		literal_refuse_and_close(s, size, limit);
+		return;
+	}
 	if (s->nlits >= IMAP_MAX_LITERALS)
 		fail_command(s, false, "Too many literals");
 	if (size > limit)
-		fail_command(s, message, message ? "[TOOBIG] Message too large" : "Literal too large");
+		fail_command(s, message, message ? "[TOOBIG] Message too large" : "[TOOBIG] Literal too large");
 	else if (!message && s->cmd.len + s->litmem.len + size > IMAP_COMMAND_MAX)
 		fail_command(s, false, "Command too long");
 

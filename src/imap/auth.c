@@ -83,7 +83,7 @@ static void login_delay_over(struct conn *c)
 		imap_close(s);
 		return;
 	}
-	conn_timer(c, s->srv->preauth_timeout_ms, imap_preauth_timeout);
+	imap_preauth_timer(s);    /* the delay borrowed the connection's timer */
 	imap_process(s);
 }
 

@@ -899,21 +899,26 @@ bool imap_parse_literal_header(const char *line, size_t len, uint64_t *size, boo
 	size_t end = len - 1;
 	uint64_t n = 0;
 	size_t digits = 0;
+	bool overflow = false;
 	while (i < end && line[i] >= '0' && line[i] <= '9') {
 		unsigned d = (unsigned)(line[i] - '0');
-		if (++digits > 20 || n > (UINT64_MAX - d) / 10) {
-			*bad = true;
-			return false;
-		}
-		n = n * 10 + d;
+		/* Past 20 digits or 64 bits the count saturates: still bad, but plainly over any limit. */
+		if (++digits > 20 || n > (UINT64_MAX - d) / 10)
+			overflow = true;
+		n = overflow ? UINT64_MAX : n * 10 + d;
 		i++;
 	}
-	if (i < end && line[i] == '+') {
-		*nonsync = true;
+	/*
+	 * Said even of a bad header: after "+}" the client sends its octets
+	 * without waiting, so the session must not take them for commands
+	 * (a CRLF injection when the count is unreadable).
+	 */
+	*nonsync = line[end - 1] == '+';
+	if (i < end && line[i] == '+')
 		i++;
-	}
-	if (!digits || i != end) {
+	if (!digits || i != end || overflow) {
 		*bad = true;
+		*size = overflow && i == end ? UINT64_MAX : 0;
 		return false;
 	}
 	*size = n;
@@ -959,7 +964,9 @@ bool imap_parse_literal_is_message(const char *text, size_t len)
 	const char *rest = text + p.pos;
 	size_t rlen = len - p.pos;
 	if (rlen >= 1 && (rest[0] == '{' || (rlen >= 2 && rest[0] == '~' && rest[1] == '{')))
-		yes = imap_parse_literal_header(rest, rlen, &size, &nonsync, &binary, &bad);
+		/* A count too large to read is still the message, to be refused as too large. */
+		yes = imap_parse_literal_header(rest, rlen, &size, &nonsync, &binary, &bad) ||
+		      (bad && size == UINT64_MAX);
 out:
 	cmd_clear(&c);
 	return yes;

@@ -229,7 +229,9 @@ bool imap_parse_literal_is_message(const char *text, size_t len);
  * "{123}" (synchronising), "{123+}" (LITERAL+/LITERAL-), "~{123}" and
  * "~{123+}" (literal8).
  * Returns true and sets *size, *nonsync, *binary.  false: no literal, or
- * a malformed/overflowing count (*bad set then).
+ * a malformed/overflowing count (*bad set then).  A bad header still sets
+ * *nonsync (it ended in "+}": octets may be on their way) and *size:
+ * UINT64_MAX for a count over 64 bits (or 20 digits), 0 otherwise.
  */
 bool imap_parse_literal_header(const char *line, size_t len, uint64_t *size, bool *nonsync, bool *binary,
 			       bool *bad);

@@ -9,7 +9,10 @@
  * without a literal.  Only then is the command parsed and run.  A command
  * that cannot be accepted (too long, literal too large) is still read to
  * its end, without keeping it, and refused as a whole, so the client and
- * the server never disagree about where the next command starts.
+ * the server never disagree about where the next command starts.  Where
+ * that end cannot be found — a non-synchronising literal over its limit
+ * or with an unreadable count — the refusal is BAD, BYE and close.
+ * A synchronising literal over its limit gets its refusal instead of "+".
  *
  * A connection that goes away while a command is in flight (password
  * check, APPEND commit) leaves the session "orphaned" until it completes.
@@ -539,22 +542,35 @@ static bool spool_open(struct imap_session *s)
 }
 
 /*
- * A non-synchronising literal over the limit: its octets are on their way
- * whatever we answer, and reading (say) 4 GiB to find where the next
- * command starts is out of the question; RFC 7888 §4 lets the server
- * refuse with BAD and close.  So: at once, before a single octet of it.
+ * A non-synchronising literal over the limit (or with a count past 64
+ * bits, or unreadable): its octets are on their way whatever we answer,
+ * and reading (say) 4 GiB to find where the next command starts is out of
+ * the question — nor may they be taken for commands.  RFC 7888 §4 lets
+ * the server refuse with BAD and close.  So: at once, before a single
+ * octet of it.  size is UINT64_MAX for a count past 64 bits, and 0 with
+ * limit 0 for an unreadable one.
  */
 static void literal_refuse_and_close(struct imap_session *s, uint64_t size, uint64_t limit)
 {
 	char tag[IMAP_TAG_MAX + 1];
 	imap_parse_tag(s->cmd.data, s->cmd.len, tag);
-	log_info("imap", "session=%s msg=\"non-synchronising literal over the limit, closing\" ip=%s size=%llu "
-		 "limit=%llu", s->c->id, s->c->peer_ip, (unsigned long long)size, (unsigned long long)limit);
+	if (!limit)
+		log_info("imap", "session=%s msg=\"unreadable non-synchronising literal, closing\" ip=%s",
+			 s->c->id, s->c->peer_ip);
+	else
+		log_info("imap", "session=%s msg=\"non-synchronising literal over the limit, closing\" ip=%s "
+			 "size=%llu limit=%llu", s->c->id, s->c->peer_ip, (unsigned long long)size,
+			 (unsigned long long)limit);
 	command_reset(s);
-	imap_bad(s, tag, "[TOOBIG] Literal of %llu octets over the limit of %llu", (unsigned long long)size,
-		 (unsigned long long)limit);
+	if (!limit)
+		imap_bad(s, tag, "Invalid literal");
+	else if (size == UINT64_MAX)
+		imap_bad(s, tag, "[TOOBIG] Literal over the limit of %llu", (unsigned long long)limit);
+	else
+		imap_bad(s, tag, "[TOOBIG] Literal of %llu octets over the limit of %llu", (unsigned long long)size,
+			 (unsigned long long)limit);
 	if (s->c && !s->logout) {  /* imap_bad may have closed it already (too many errors) */
-		imap_untagged(s, "BYE Literal too large, closing");
+		imap_untagged(s, "BYE %s, closing", limit ? "Literal too large" : "Invalid literal");
 		imap_close(s);
 	}
 }
@@ -571,7 +587,15 @@ static void command_line(struct imap_session *s, const char *line, size_t len)
 
 	uint64_t size;
 	bool nonsync, binary, bad;
-	if (!imap_parse_literal_header(line, len, &size, &nonsync, &binary, &bad)) {
+	bool header = imap_parse_literal_header(line, len, &size, &nonsync, &binary, &bad);
+	/* A count past 64 bits is over every limit: refused below like any literal too large. */
+	bool huge = !header && bad && size == UINT64_MAX;
+	if (!header && !huge) {
+		if (bad && nonsync) {
+			/* An unreadable count with octets on their way: no telling where they end. */
+			literal_refuse_and_close(s, 0, 0);
+			return;
+		}
 		if (bad) {
 			/* An unreadable literal count: nothing sensible can follow on this line. */
 			fail_command(s, false, "Invalid literal");
@@ -590,10 +614,13 @@ static void command_line(struct imap_session *s, const char *line, size_t len)
 	}
 	if (s->nlits >= IMAP_MAX_LITERALS)
 		fail_command(s, false, "Too many literals");
-	if (size > limit)
+	if (size > limit) {
+		log_info("imap", "session=%s msg=\"literal over the limit, refused\" ip=%s size=%llu limit=%llu",
+			 s->c->id, s->c->peer_ip, (unsigned long long)size, (unsigned long long)limit);
 		fail_command(s, message, message ? "[TOOBIG] Message too large" : "[TOOBIG] Literal too large");
-	else if (!message && s->cmd.len + s->litmem.len + size > IMAP_COMMAND_MAX)
+	} else if (!message && s->cmd.len + s->litmem.len + size > IMAP_COMMAND_MAX) {
 		fail_command(s, false, "Command too long");
+	}
 
 	if (s->fail && !nonsync) {
 		/* The client waits for "+": refuse now, it sends nothing more of this command. */
@@ -714,8 +741,6 @@ void imap_process(struct imap_session *s)
 		enum conn_line r = conn_read_line(s->c, IMAP_LINE_MAX, &s->line);
 		if (r == CONN_LINE_NONE)
 			return;
-		if (s->state == IST_NOTAUTH && (s->busy == IBUSY_NONE || s->busy == IBUSY_SASL))
-			conn_timer(s->c, s->srv->preauth_timeout_ms, imap_preauth_timeout);
 		if (r == CONN_LINE_TOOLONG) {
 			if (s->busy == IBUSY_SASL) {
 				imap_auth_line(s, NULL, 0);
@@ -743,13 +768,27 @@ void imap_process(struct imap_session *s)
 
 /* ---- conn_handler callbacks -------------------------------------------------- */
 
+/*
+ * Before login a deadline counts from connect and nothing the client does
+ * moves it: a NOOP every 59 s, a stalled AUTHENTICATE exchange or a
+ * trickle of failed LOGINs would otherwise hold a connection slot for as
+ * long as the client likes.
+ */
+void imap_preauth_timer(struct imap_session *s)
+{
+	uint64_t now = now_ms();
+	conn_timer(s->c, s->login_deadline > now ? s->login_deadline - now : 0, imap_preauth_timeout);
+}
+
 void imap_preauth_timeout(struct conn *c)
 {
 	struct imap_session *s = c->session;
 	/* A client stalling in an AUTHENTICATE exchange is as idle as one saying nothing. */
 	if (s->state != IST_NOTAUTH || (s->busy != IBUSY_NONE && s->busy != IBUSY_SASL))
 		return;
-	imap_untagged(s, "BYE Autologout; idle for too long");
+	log_info("imap", "session=%s msg=\"login timeout\" ip=%s timeout_ms=%llu", c->id, c->peer_ip,
+		 (unsigned long long)s->srv->preauth_timeout_ms);
+	imap_untagged(s, "BYE Autologout; no login in time");
 	imap_close(s);
 }
 
@@ -780,7 +819,8 @@ static void on_open(struct conn *c)
 	s->lit_fd = -1;
 	s->wake = event_new(loop_base(c->loop), -1, 0, on_wake, s);
 	c->session = s;
-	conn_timer(c, s->srv->preauth_timeout_ms, imap_preauth_timeout);
+	s->login_deadline = now_ms() + s->srv->preauth_timeout_ms;
+	imap_preauth_timer(s);
 	if (c->role != ROLE_IMAPS)
 		greet(s);
 }

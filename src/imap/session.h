@@ -108,6 +108,7 @@ struct imap_session {
 	bool shutting_down;
 	bool logout;
 	unsigned errors;
+	uint64_t login_deadline;        /* now_ms() past which a session not logged in is closed */
 
 	/* command assembly */
 	enum imap_input in;
@@ -168,6 +169,8 @@ void imap_ok(struct imap_session *s, const struct imap_cmd *cmd, const char *fmt
 void imap_close(struct imap_session *s);
 /* Before login, a connection idle for IMAP_PREAUTH_TIMEOUT_MS is closed (the conn_timer callback). */
 void imap_preauth_timeout(struct conn *c);
+/* (Re)arm the connection timer for what is left of the pre-login deadline. */
+void imap_preauth_timer(struct imap_session *s);
 void imap_process(struct imap_session *s);
 struct store *imap_store(struct imap_session *s);
 void imap_post(struct imap_session *s, void (*fn)(struct imap_session *s));

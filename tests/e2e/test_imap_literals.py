@@ -64,6 +64,29 @@ def refused_at_once(r, tag, started):
     assert time.monotonic() - started < 3
 
 
+REFUSALS = (r"msg=\"non-synchronising literal over the limit, closing\"|msg=\"literal over the limit, refused\"|"
+            r"msg=\"unreadable non-synchronising literal, closing\"")
+
+
+def refusals(tern):
+    """How many literal refusals the server has logged so far."""
+    return len(re.findall(REFUSALS, tern.log(tern.log_offset)))
+
+
+def logged_once_more(tern, before):
+    """Exactly one more refusal line (waiting a little for it to be written)."""
+    deadline = time.monotonic() + 5
+    while refusals(tern) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.05)
+    assert refusals(tern) == before + 1, tern.log(tern.log_offset)[-3000:]
+
+
+def appendlimit(r):
+    lines, _ = r.cmd("CAPABILITY")
+    return int(re.search(rb" APPENDLIMIT=(\d+)", lines[0]).group(1))
+
+
 def still_serves(tern, addr):
     r = logged_in(tern, addr)
     _, t = r.cmd("NOOP")
@@ -73,9 +96,18 @@ def still_serves(tern, addr):
 
 def test_nonsync_append_of_4_gib_is_refused_at_once(tern, user):
     r = logged_in(tern, user)
+    limit = appendlimit(r)
+    before = refusals(tern)
     started = time.monotonic()
     r.send(b"A APPEND INBOX {%d+}\r\n" % HUGE)
-    refused_at_once(r, "A", started)
+    lines, t = r.until("A")
+    assert lines == []
+    assert t == b"A BAD [TOOBIG] Literal of 4294967295 octets over the limit of %d" % limit
+    assert r.line() == b"* BYE Literal too large, closing"
+    assert closed_within(r, 2)
+    assert r.buf == b""
+    assert time.monotonic() - started < 2
+    logged_once_more(tern, before)
     tern.wait_log(r"msg=\"non-synchronising literal over the limit, closing\" ip=127\.0\.0\.1 size=4294967295")
     assert tern.messages(user) == []
     still_serves(tern, user)
@@ -96,13 +128,15 @@ def test_nonsync_literal_in_other_commands(tern, user):
 
 def test_sync_literal_over_the_limit_gets_no_continuation(tern, user):
     r = logged_in(tern, user)
+    before = refusals(tern)
     r.send(b"a1 APPEND INBOX {%d}\r\n" % HUGE)
     lines, t = r.until("a1")
-    assert t.startswith(b"a1 NO [TOOBIG]"), t
+    assert t == b"a1 NO [TOOBIG] Message too large"
     assert lines == []
+    logged_once_more(tern, before)
     r.send(b"a2 SELECT {70000}\r\n")
     lines, t = r.until("a2")
-    assert t.startswith(b"a2 BAD [TOOBIG]"), t
+    assert t == b"a2 BAD [TOOBIG] Literal too large"
     assert lines == []
     r.send(b"a3 APPEND INBOX ~{%d}\r\n" % HUGE)
     _, t = r.until("a3")
@@ -199,3 +233,108 @@ def test_other_sessions_carry_on(tern, user):
     assert t.startswith(b"a1 OK [APPENDUID"), t
     assert tern.cat(user, 1) == b"Subject: half\r\n\r\nbody of 13\r\n"
     a.close()
+
+
+def test_count_past_64_bits_is_too_big_not_a_command_injection(tern, user):
+    """A count no 64-bit number holds is over every limit, never an
+    "invalid literal" after which the literal's octets would be run as
+    commands."""
+    big = b"9" * 25
+    r = logged_in(tern, user)
+    limit = appendlimit(r)
+    r.send(b"a1 APPEND INBOX {%s}\r\n" % big)
+    lines, t = r.until("a1")
+    assert (lines, t) == ([], b"a1 NO [TOOBIG] Message too large")
+    r.send(b"a2 SELECT {%s}\r\n" % big)
+    lines, t = r.until("a2")
+    assert (lines, t) == ([], b"a2 BAD [TOOBIG] Literal too large")
+    _, t = r.cmd("NOOP")
+    assert t.startswith(b"t3 OK"), t
+    # non-synchronising: the "literal" carries a command; it must never run
+    r.send(b"a3 APPEND INBOX {%s+}\r\nx1 CREATE injected\r\n" % big)
+    lines, t = r.until("a3")
+    assert (lines, t) == ([], b"a3 BAD [TOOBIG] Literal over the limit of %d" % limit)
+    assert r.line() == b"* BYE Literal too large, closing"
+    assert closed_within(r, 2)
+    assert b"x1" not in r.buf
+    # an unreadable non-synchronising count: the same, BAD and close
+    r = logged_in(tern, user)
+    r.send(b"b1 SELECT {1-2+}\r\nx2 CREATE injected\r\n")
+    lines, t = r.until("b1")
+    assert (lines, t) == ([], b"b1 BAD Invalid literal")
+    assert r.line() == b"* BYE Invalid literal, closing"
+    assert closed_within(r, 2)
+    assert b"x2" not in r.buf
+    r = logged_in(tern, user)
+    lines, _ = r.cmd('LIST "" "*"')
+    assert not any(b"injected" in l for l in lines), lines
+    r.close()
+
+
+def test_second_literal_of_login_over_the_prelogin_limit(tern, user):
+    # synchronising: the password literal is refused, no "+", the session goes on
+    r = RawImap(tern.ports["imaps"], tls=True)
+    r.send(b"l1 LOGIN {%d}\r\n" % len(user))
+    assert r.line().startswith(b"+ ")
+    r.send(user.encode() + b" {9000}\r\n")
+    lines, t = r.until("l1")
+    assert (lines, t) == ([], b"l1 BAD [TOOBIG] Literal too large")
+    _, t = r.cmd('LOGIN "%s" "%s"' % (user, PW))
+    assert b" OK " in t, t
+    r.close()
+    # non-synchronising: BAD, BYE, closed at once
+    r = RawImap(tern.ports["imaps"], tls=True)
+    before = refusals(tern)
+    started = time.monotonic()
+    r.send(b"l2 LOGIN {%d+}\r\n%s {%d+}\r\n" % (len(user), user.encode(), HUGE))
+    lines, t = r.until("l2")
+    assert (lines, t) == ([], b"l2 BAD [TOOBIG] Literal of 4294967295 octets over the limit of 8192")
+    assert r.line() == b"* BYE Literal too large, closing"
+    assert closed_within(r, 2)
+    assert time.monotonic() - started < 2
+    logged_once_more(tern, before)
+    still_serves(tern, user)
+
+
+def test_prelogin_limit_boundary(tern, user):
+    """Before login a literal of 8192 octets is read (LOGIN fails on it as a
+    bad password), one of 8193 is refused without "+"."""
+    r = RawImap(tern.ports["imaps"], tls=True)
+    r.send(b'p1 LOGIN "%s" {8192}\r\n' % user.encode())
+    assert r.line().startswith(b"+ ")
+    r.send(b"x" * 8192 + b"\r\n")
+    _, t = r.until("p1")
+    assert t.startswith(b"p1 NO "), t
+    r.send(b'p2 LOGIN "%s" {8193}\r\n' % user.encode())
+    lines, t = r.until("p2")
+    assert (lines, t) == ([], b"p2 BAD [TOOBIG] Literal too large")
+    r.close()
+
+
+def test_refused_even_when_the_octets_come_at_once(tern, user):
+    """A LITERAL+ client does not wait: its octets are already streaming
+    when the refusal goes out.  The refusal still arrives, the connection
+    is closed, and nothing is stored."""
+    import threading
+    r = logged_in(tern, user)
+    limit = appendlimit(r)
+    n = limit + 1
+
+    def pour():
+        try:
+            r.sock.sendall(b"s1 APPEND INBOX {%d+}\r\n" % n + b"y" * (1 << 20))
+        except OSError:
+            pass
+
+    th = threading.Thread(target=pour, daemon=True)
+    started = time.monotonic()
+    th.start()
+    lines, t = r.until("s1")
+    assert (lines, t) == ([], b"s1 BAD [TOOBIG] Literal of %d octets over the limit of %d" % (n, limit))
+    assert r.line() == b"* BYE Literal too large, closing"
+    assert closed_within(r, 2)
+    assert time.monotonic() - started < 3
+    th.join(5)
+    assert tern.messages(user) == []
+    still_serves(tern, user)
+

@@ -107,6 +107,28 @@ static void test_preauth_timeout_during_authenticate(void **state)
 	client_close(c);
 }
 
+static void test_preauth_deadline_not_extended_by_activity(void **state)
+{
+	struct env *e = *state;
+	imap_server_set_timeouts(e->srv, 800, 60000);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct client *c = client_open(e);
+	expect(c, "* OK");
+	/* A command every 100 ms: the deadline still counts from connect, */
+	for (int i = 0; i < 5; i++) {
+		usleep(100 * 1000);
+		cmd(c, "n NOOP", "n OK");
+	}
+	expect(c, "* BYE Autologout");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* so the BYE comes at 800 ms, not 800 ms after the last NOOP (1300 ms). */
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 750 && ms < 1150);
+	assert_true(client_eof(c));
+	client_close(c);
+}
+
 static void test_shutdown_says_bye(void **state)
 {
 	struct env *e = *state;
@@ -150,6 +172,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_timeout_after_login, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_timeout_spares_logged_in_sessions, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_preauth_timeout_during_authenticate, env_setup, env_teardown),
+		cmocka_unit_test_setup_teardown(test_preauth_deadline_not_extended_by_activity, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_says_bye, env_setup, env_teardown),
 		cmocka_unit_test_setup_teardown(test_vanishing_mid_append_leaves_nothing, env_setup, env_teardown),
 	};

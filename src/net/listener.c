@@ -150,8 +150,14 @@ static void start_on_loop(void *arg)
 		struct accept_ctx *ctx = &ls->ctxs[sa->loop_i * ls->n + i];
 		ctx->loop = loop;
 		ctx->si = &ls->socks[i];
+		/*
+		 * Backlog 0: the socket listens already, with 1024.  (-1 meant
+		 * "a reasonable default" to libevent, which called listen()
+		 * again with 128: 200 clients connecting at once overflowed it,
+		 * and each dropped SYN cost its client a second.)
+		 */
 		struct evconnlistener *evl = evconnlistener_new(loop_base(loop), on_accept, ctx,
-								LEV_OPT_REUSEABLE, -1, ls->socks[i].fd);
+								LEV_OPT_REUSEABLE, 0, ls->socks[i].fd);
 		if (!evl) {
 			log_error("net", "msg=\"cannot accept on socket\"");
 			continue;

@@ -63,7 +63,7 @@ static void search_text(const char *msg, size_t len, unsigned sel, const struct 
 	}
 	struct store_message_data m = { .uid = 1, .size = len, .keywords = "", .parts = meta->parts };
 	struct fuzz_msg fm = { msg, len };
-	struct imap_search_msg sm = { 1, &m, msg_text, &fm };
+	struct imap_search_msg sm = { .seq = 1, .m = &m, .text = msg_text, .arg = &fm };
 	/* each key on its own (no prepare: needles folded per call), then all in one AND with prepare */
 	for (size_t i = 0; i < 5; i++)
 		(void)imap_search_match(&keys[i], &sm);
@@ -74,7 +74,7 @@ static void search_text(const char *msg, size_t len, unsigned sel, const struct 
 	imap_search_prepare(&root, 1, 1, NULL);
 	(void)imap_search_match(&root, &sm);
 	(void)imap_search_needs_text(&root);
-	struct imap_search_msg none = { 1, &m, no_text, NULL };
+	struct imap_search_msg none = { .seq = 1, .m = &m, .text = no_text, .arg = NULL };
 	(void)imap_search_match(&root, &none);
 	for (size_t i = 0; i < 5; i++)
 		XFREE(&keys[i].cache);

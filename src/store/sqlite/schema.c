@@ -222,10 +222,11 @@ static const char *const migrations[] = {
 	/*
 	 * 2 -> 3: \Recent (RFC 3501).  UIDs from first_recent_uid on have not
 	 * been claimed by any IMAP session yet.  Mail already there when this
-	 * runs counts as seen by someone.
+	 * runs counts as seen by someone.  (Parenthesised: clang takes two
+	 * adjacent strings in an array for a missing comma.)
 	 */
-	"ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
-	"UPDATE mailboxes SET first_recent_uid = uidnext;",
+	("ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;"
+	 "UPDATE mailboxes SET first_recent_uid = uidnext;"),
 };
 
 static int user_version(struct store_sq *sq)

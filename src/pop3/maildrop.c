@@ -90,24 +90,29 @@ static void count_removed(void *ctx, const struct store_change *c)
 		(*removed)++;
 }
 
+static bool seen_due(const struct pop3_msg *m, bool skip_deleted)
+{
+	return m->retrieved && !(skip_deleted && m->deleted);
+}
+
 enum store_status pop3_maildrop_mark_seen(struct pop3_maildrop *d, struct store *st, bool skip_deleted, size_t *n)
 {
+	/* The snapshot is in UID order, so the list is ascending as store_flags_change wants. */
+	uint32_t *uids = NULL;
 	*n = 0;
-	for (size_t i = 0; i < d->n; i++)
-		if (d->msgs[i].retrieved && !(skip_deleted && d->msgs[i].deleted))
-			(*n)++;
+	for (size_t i = 0; i < d->n; i++) {
+		if (!seen_due(&d->msgs[i], skip_deleted))
+			continue;
+		if (!uids)
+			uids = xmalloc((d->n - i) * sizeof *uids);
+		uids[(*n)++] = d->msgs[i].uid;
+	}
 	if (*n == 0)
 		return STORE_OK;
-	/* The snapshot is in UID order, so the list is ascending as store_flags_change wants. */
-	uint32_t *uids = xmalloc(*n * sizeof *uids);
-	size_t k = 0;
-	for (size_t i = 0; i < d->n; i++)
-		if (d->msgs[i].retrieved && !(skip_deleted && d->msgs[i].deleted))
-			uids[k++] = d->msgs[i].uid;
 	uint32_t *failed = NULL;
 	size_t nfailed = 0;
 	/* Messages IMAP expunged meanwhile are ignored by the store. */
-	enum store_status rc = store_flags_change(st, d->mailbox_id, uids, k, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL,
+	enum store_status rc = store_flags_change(st, d->mailbox_id, uids, *n, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL,
 						  0, NULL, NULL, &failed, &nfailed);
 	free(failed);
 	free(uids);
@@ -115,7 +120,7 @@ enum store_status pop3_maildrop_mark_seen(struct pop3_maildrop *d, struct store 
 		return rc;
 	for (size_t i = 0; i < d->n; i++) {
 		struct pop3_msg *m = &d->msgs[i];
-		if (m->retrieved && !(skip_deleted && m->deleted)) {
+		if (seen_due(m, skip_deleted)) {
 			m->retrieved = false;
 			m->flags |= STORE_FLAG_SEEN;
 		}

@@ -87,6 +87,13 @@ def appendlimit(r):
     return int(re.search(rb" APPENDLIMIT=(\d+)", lines[0]).group(1))
 
 
+def send_refused(r, tag, data):
+    """Send a command whose literal must be refused at once (refused_at_once)."""
+    started = time.monotonic()
+    r.send(data)
+    refused_at_once(r, tag, started)
+
+
 def still_serves(tern, addr):
     r = logged_in(tern, addr)
     _, t = r.cmd("NOOP")
@@ -120,9 +127,7 @@ def test_nonsync_literal_in_other_commands(tern, user):
         r = logged_in(tern, user)
         if b"SEARCH" in text:
             r.cmd("SELECT INBOX")
-        started = time.monotonic()
-        r.send(text)
-        refused_at_once(r, "x", started)
+        send_refused(r, "x", text)
     still_serves(tern, user)
 
 
@@ -165,9 +170,7 @@ def test_appendlimit_is_what_is_enforced(tern, user):
     _, t = r.until("a2")
     assert t.startswith(b"a2 NO [TOOBIG]"), t
     # and as a non-synchronising literal: refused at once
-    started = time.monotonic()
-    r.send(b"a3 APPEND INBOX {%d+}\r\n" % (limit + 1))
-    refused_at_once(r, "a3", started)
+    send_refused(r, "a3", b"a3 APPEND INBOX {%d+}\r\n" % (limit + 1))
     assert [u for u, _ in tern.messages(user)] == [1]
 
 
@@ -194,9 +197,7 @@ def test_before_login_only_small_literals(tern, user):
     assert not any(l.startswith(b"+") for l in lines)
     _, t = r.cmd("NOOP")
     assert t.startswith(b"t1 OK"), t
-    started = time.monotonic()
-    r.send(b"p3 LOGIN {%d+}\r\n" % HUGE)
-    refused_at_once(r, "p3", started)
+    send_refused(r, "p3", b"p3 LOGIN {%d+}\r\n" % HUGE)
     still_serves(tern, user)
 
 
@@ -211,9 +212,7 @@ def test_after_compress(tern, user):
     assert t.startswith(b"c1 NO [TOOBIG]"), t
     _, t = r.cmd("NOOP")
     assert t.startswith(b"t3 OK"), t
-    started = time.monotonic()
-    r.send(b"c2 APPEND INBOX {%d+}\r\n" % HUGE)
-    refused_at_once(r, "c2", started)
+    send_refused(r, "c2", b"c2 APPEND INBOX {%d+}\r\n" % HUGE)
     still_serves(tern, user)
 
 
@@ -225,9 +224,7 @@ def test_other_sessions_carry_on(tern, user):
     assert a.line().startswith(b"+")
     a.send(b"Subject: half\r\n")
     b = logged_in(tern, user)
-    started = time.monotonic()
-    b.send(b"b1 APPEND INBOX {%d+}\r\n" % HUGE)
-    refused_at_once(b, "b1", started)
+    send_refused(b, "b1", b"b1 APPEND INBOX {%d+}\r\n" % HUGE)
     a.send(b"\r\nbody of 13\r\n\r\n")
     _, t = a.until("a1")
     assert t.startswith(b"a1 OK [APPENDUID"), t

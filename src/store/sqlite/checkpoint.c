@@ -64,7 +64,9 @@ static void *checkpointer_main(void *arg)
 /*
  * The writer's WAL hook, called after each of its COMMITs with the WAL's
  * size in pages.  Installing it is also what turns the connection's
- * automatic checkpoint off (sqlite3_wal_hook).
+ * automatic checkpoint off (sqlite3_wal_hook).  It asks on every COMMIT
+ * past the threshold, not once: frames appended while a checkpoint runs
+ * are left for the next one, and the WAL starts over only once all are in.
  */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {

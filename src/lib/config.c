@@ -63,6 +63,21 @@ static const struct key keys[] = {
 	{ "auth", "failure_delay", K_DURATION, F(auth.failure_delay_ms), 0 },
 	{ "auth", "max_failure_delay", K_DURATION, F(auth.max_failure_delay_ms), 0 },
 	{ "dns", "nameservers", K_STRING, F(dns.nameservers), 0 },
+	{ "dns", "trust_anchor", K_STRING, F(dns.trust_anchor), 0 },
+	{ "delivery", "relay", K_STRING, F(delivery.relay), 0 },
+	{ "delivery", "relay_username", K_STRING, F(delivery.relay_username), 0 },
+	{ "delivery", "relay_password_file", K_STRING, F(delivery.relay_password_file), 0 },
+	{ "delivery", "smtp_port", K_UINT, F(delivery.smtp_port), 65535 },
+	{ "delivery", "queue_lifetime", K_DURATION, F(delivery.queue_lifetime_ms), 0 },
+	{ "delivery", "delay_warning", K_DURATION, F(delivery.delay_warning_ms), 0 },
+	{ "delivery", "retry_min", K_DURATION, F(delivery.retry_min_ms), 0 },
+	{ "delivery", "retry_max", K_DURATION, F(delivery.retry_max_ms), 0 },
+	{ "delivery", "max_per_destination", K_UINT, F(delivery.max_per_destination), 1000 },
+	{ "delivery", "max_connections", K_UINT, F(delivery.max_connections), 10000 },
+	{ "delivery", "connect_timeout", K_DURATION, F(delivery.connect_timeout_ms), 0 },
+	{ "delivery", "command_timeout", K_DURATION, F(delivery.command_timeout_ms), 0 },
+	{ "delivery", "source_ip", K_STRING, F(delivery.source_ip), 0 },
+	{ "delivery", "received_client_ip", K_BOOL, F(delivery.received_client_ip), 0 },
 	{ "log", "level", K_LOGLEVEL, F(log.level), 0 },
 };
 #undef F
@@ -83,6 +98,15 @@ void config_defaults(struct config *cfg)
 	cfg->smtp.timeout_ms = 300000;
 	cfg->auth.failure_delay_ms = 500;
 	cfg->auth.max_failure_delay_ms = 15000;
+	cfg->delivery.smtp_port = 25;
+	cfg->delivery.queue_lifetime_ms = 5ull * 24 * 3600 * 1000;
+	cfg->delivery.delay_warning_ms = 4ull * 3600 * 1000;
+	cfg->delivery.retry_min_ms = 5ull * 60 * 1000;
+	cfg->delivery.retry_max_ms = 4ull * 3600 * 1000;
+	cfg->delivery.max_per_destination = 4;
+	cfg->delivery.max_connections = 50;
+	cfg->delivery.connect_timeout_ms = 30000;
+	cfg->delivery.command_timeout_ms = 300000;
 	cfg->log.level = LOG_INFO;
 }
 
@@ -96,6 +120,11 @@ void config_free(struct config *cfg)
 	free(cfg->tls.cert);
 	free(cfg->tls.key);
 	free(cfg->dns.nameservers);
+	free(cfg->dns.trust_anchor);
+	free(cfg->delivery.relay);
+	free(cfg->delivery.relay_username);
+	free(cfg->delivery.relay_password_file);
+	free(cfg->delivery.source_ip);
 	for (int r = 0; r < ROLE_COUNT; r++)
 		free(cfg->listen[r].addrs);
 	memset(cfg, 0, sizeof *cfg);
@@ -396,6 +425,18 @@ static void validate(struct load_ctx *ctx)
 		problem(ctx, "smtp", "max_recipients", "must be at least 1");
 	if (cfg->smtp.timeout_ms < 1000)
 		problem(ctx, "smtp", "timeout", "must be at least 1s");
+	if (cfg->delivery.smtp_port == 0)
+		problem(ctx, "delivery", "smtp_port", "must be a port number");
+	if (cfg->delivery.retry_min_ms < 1000)
+		problem(ctx, "delivery", "retry_min", "must be at least 1s");
+	if (cfg->delivery.retry_max_ms < cfg->delivery.retry_min_ms)
+		problem(ctx, "delivery", "retry_max", "must not be below retry_min");
+	if (cfg->delivery.max_per_destination == 0 || cfg->delivery.max_connections == 0)
+		problem(ctx, "delivery", NULL, "max_per_destination and max_connections must be at least 1");
+	if (cfg->delivery.connect_timeout_ms < 1000 || cfg->delivery.command_timeout_ms < 1000)
+		problem(ctx, "delivery", NULL, "connect_timeout and command_timeout must be at least 1s");
+	if ((cfg->delivery.relay_username == NULL) != (cfg->delivery.relay_password_file == NULL))
+		problem(ctx, "delivery", NULL, "relay_username and relay_password_file must be given together");
 	if (cfg->auth.max_failure_delay_ms < cfg->auth.failure_delay_ms)
 		problem(ctx, "auth", "max_failure_delay", "must not be below failure_delay");
 }

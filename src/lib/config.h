@@ -68,8 +68,26 @@ struct config {
 	} auth;
 
 	struct {
-		char *nameservers;
+		char *nameservers;      /* "ip[:port], ..."; NULL: /etc/resolv.conf */
+		char *trust_anchor;     /* DNSSEC trust anchor file (zone-file DS/DNSKEY lines); NULL: the root key if installed */
 	} dns;
+
+	struct {
+		char *relay;                    /* "[host]:port" or "host:port": every remote message goes there; NULL: MX */
+		char *relay_username;           /* AUTH PLAIN to the relay when set */
+		char *relay_password_file;      /* first line is the password (never in the config itself) */
+		unsigned smtp_port;             /* port of remote MX hosts (25; tests use another) */
+		uint64_t queue_lifetime_ms;     /* bounce after this long undelivered */
+		uint64_t delay_warning_ms;      /* DSN "delayed" after this long (0: never) */
+		uint64_t retry_min_ms;          /* first retry after a temporary failure; doubles */
+		uint64_t retry_max_ms;          /* cap of the doubling */
+		unsigned max_per_destination;   /* parallel connections to one domain or relay */
+		unsigned max_connections;       /* parallel outbound connections in all */
+		uint64_t connect_timeout_ms;
+		uint64_t command_timeout_ms;    /* RFC 5321 §4.5.3.2 per-command floors apply above this */
+		char *source_ip;                /* bind outbound sockets to this address; NULL: any */
+		bool received_client_ip;        /* submission Received names the client's IP (default no) */
+	} delivery;
 
 	struct {
 		enum log_level level;

@@ -176,6 +176,10 @@ class Tern:
             lines.append("%s = %s" % (role, (listen or {}).get(role, "127.0.0.1:%d" % self.ports[role])))
         lines += ["", "[smtp]"] + ["%s = %s" % kv for kv in smtp.items()]
         lines += ["", "[auth]"] + ["%s = %s" % kv for kv in auth.items()]
+        # Sections the tests give whole, e.g. dns={"nameservers": "127.0.0.1:5353"}.
+        for section in ("dns", "delivery"):
+            if s.get(section):
+                lines += ["", "[%s]" % section] + ["%s = %s" % kv for kv in s[section].items()]
         lines += ["", "[log]", "level = " + s.get("log_level", "info"), ""]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines))

@@ -17,9 +17,12 @@ set -eu
 
 # build: cc (and the ASan/UBSan runtimes, dependencies of gcc), the libraries
 # of the Makefile's PKGS, openssl for the certificates of `make run` and of
-# tests/e2e/conftest.py (and `openssl s_client` in test_smtp_tls.py).
+# tests/e2e/conftest.py (and `openssl s_client` in test_smtp_tls.py);
+# dns-root-data is the DNSSEC root trust anchor (/usr/share/dns/root.key)
+# the resolver validates with when [dns] trust_anchor is not set.
 BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
- libargon2-dev libcrypt-dev libinih-dev zlib1g-dev libidn2-dev libunistring-dev"
+ libargon2-dev libcrypt-dev libinih-dev zlib1g-dev libidn2-dev libunistring-dev
+ libunbound-dev dns-root-data"
 
 # test:
 #   libcmocka-dev                 tests/unit
@@ -39,8 +42,12 @@ BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
 #                                 fetchmail and git, absent from a minimal system
 #   procps                        ps/pgrep/kill for looking at a test run by hand
 #   clang libclang-rt-14-dev      `make fuzz` (libFuzzer), which installs this set
+#   nsd ldnsutils                 tests/e2e/dnsserver.py: the real DNS server the
+#                                 resolver and delivery tests query, and
+#                                 ldns-keygen/ldns-signzone for its DNSSEC zones
+#   python3-aiosmtpd              the remote SMTP servers of the delivery tests
 TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl isync
- fetchmail ca-certificates procps clang libclang-rt-14-dev"
+ fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd"
 
 # bench: bench/smtp-intake drives Postfix with its smtp-source; bench/imap
 # compares with Dovecot (both also install these themselves when missing);

@@ -41,7 +41,8 @@ static void usage(FILE *f)
 	      "  user quota ADDRESS [--storage SIZE] [--messages N]\n"
 	      "  alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list\n"
 	      "  mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID\n"
-	      "  queue list | queue retry ID|all | queue delete ID\n"
+	      "  queue list | queue retry|hold|release ID|all | queue delete ID\n"
+	      "  dns lookup a|aaaa|mx|txt|tlsa|ptr NAME\n"
 	      "\n"
 	      "The config file is -c FILE, else $TERN_CONFIG, else /etc/tern/tern.conf.\n", f);
 }
@@ -135,7 +136,7 @@ int main(int argc, char **argv)
 		rc = serve_main(&cfg);
 		goto out;
 	}
-	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue" };
+	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		known = known || strcmp(cmd, groups[i]) == 0;

@@ -20,6 +20,7 @@
 #include "net/tls.h"
 #include "imap/imap.h"
 #include "pop3/pop3.h"
+#include "queue/queue.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 
@@ -44,6 +45,7 @@ struct server {
 	size_t nloops;
 	struct listeners *listeners;
 	struct store_writer *writer;
+	struct queue *queue;            /* outbound delivery */
 	struct auth_pool *auth;
 	struct smtp_server *smtp;
 	struct pop3_server *pop3;
@@ -252,6 +254,10 @@ int serve_main(struct config *cfg)
 	struct auth_lookup lookup = { auth_thread_init, auth_thread_fini, auth_lookup, cfg };
 	srv.auth = auth_pool_start(2, &lookup);
 
+	srv.queue = queue_start(cfg, srv.writer);
+	if (!srv.queue)
+		goto out;
+
 	srv.nloops = loop_count(cfg);
 	srv.loops = loops_create(srv.nloops);
 	srv.smtp = smtp_server_new(cfg, srv.writer, srv.auth, srv.nloops);
@@ -295,8 +301,11 @@ int serve_main(struct config *cfg)
 	notify_systemd("STOPPING=1");
 	for (size_t i = 0; i < srv.nloops; i++)
 		loop_post(srv.loops[i], close_all_on_loop, NULL);
+	/* Outbound connections end first: no new deliveries come from them. */
+	queue_quiesce(srv.queue);
 	/* Commits and password checks still in flight complete and report to their (running) loops. */
 	store_writer_stop(&srv.writer);
+	queue_free(&srv.queue);
 	auth_pool_stop(&srv.auth);
 	loops_stop(srv.loops, srv.nloops);
 	srv.loops = NULL;
@@ -317,8 +326,10 @@ out:
 	imap_server_free(&srv.imap);
 	if (srv.auth)
 		auth_pool_stop(&srv.auth);
+	queue_quiesce(srv.queue);
 	if (srv.writer)
 		store_writer_stop(&srv.writer);
+	queue_free(&srv.queue);
 	if (srv.base)
 		event_base_free(srv.base);
 	tls_shutdown();

@@ -31,7 +31,8 @@ static const struct group {
 				" | user quota ADDRESS [--storage SIZE] [--messages N]" },
 	{ "alias", cli_alias_cmd, "alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list" },
 	{ "mail", cli_mail_cmd, "mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID" },
-	{ "queue", cli_queue_cmd, "queue list | queue retry ID|all | queue delete ID" },
+	{ "queue", cli_queue_cmd, "queue list | queue retry|hold|release ID|all | queue delete ID" },
+	{ "dns", cli_dns_cmd, "dns lookup a|aaaa|mx|txt|tlsa|ptr NAME" },
 };
 
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

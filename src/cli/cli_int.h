@@ -60,5 +60,6 @@ int cli_user_cmd(struct cli *c, int argc, char **argv);
 int cli_alias_cmd(struct cli *c, int argc, char **argv);
 int cli_mail_cmd(struct cli *c, int argc, char **argv);
 int cli_queue_cmd(struct cli *c, int argc, char **argv);
+int cli_dns_cmd(struct cli *c, int argc, char **argv);
 
 #endif

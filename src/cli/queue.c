@@ -1,11 +1,15 @@
 /*
- * queue.c — `tern queue list|retry|delete`: the outbound queue.
+ * queue.c — `tern queue list|retry|hold|release|delete`: the outbound queue.
  *
  *   tern queue list            id, created, sender, recipient, size,
  *                              attempts, last error, DSN parameters
- *                              (notify= ret= envid= orcpt=) and tern's
- *                              message id; tab-separated
- *   tern queue retry ID|all    due now (the scheduler picks it up)
+ *                              (notify= ret= envid= orcpt=), tern's
+ *                              message id, next attempt, state (queued or
+ *                              held); tab-separated
+ *   tern queue retry ID|all    due now (the running server picks it up
+ *                              within seconds)
+ *   tern queue hold ID|all     not tried until released (Postfix's postsuper -h)
+ *   tern queue release ID|all  back in the queue, due now
  *   tern queue delete ID       drop without a bounce
  */
 #include "cli/cli_int.h"
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util.h"
 #include "lib/xalloc.h"
 
 /* DSN (RFC 3461) parameters as key=value words; NOTIFY bits as the SMTP layer stores them. */
@@ -65,7 +70,9 @@ static void print_entry(void *ctx, const struct store_queue_entry *e)
 	print_dsn(e);
 	putchar('\t');
 	cli_put_field(e->message_id);
-	putchar('\n');
+	char next[32];
+	cli_iso8601(e->next_attempt, next);
+	printf("\t%s\t%s\n", next, e->held ? "held" : "queued");
 }
 
 struct ids {
@@ -80,12 +87,31 @@ static void collect_id(void *ctx, const struct store_queue_entry *e)
 	ids->v[ids->n++] = e->id;
 }
 
-static int retry_all(struct cli *c, struct store *s)
+enum action { RETRY, HOLD, RELEASE, DELETE };
+
+static enum store_status apply(struct store *s, enum action a, int64_t id)
+{
+	enum store_status st;
+	switch (a) {
+	case RETRY:
+		return store_queue_retry(s, id);
+	case HOLD:
+		return store_queue_hold(s, id, true);
+	case RELEASE:
+		st = store_queue_hold(s, id, false);
+		return st == STORE_OK ? store_queue_retry(s, id) : st;
+	case DELETE:
+		break;
+	}
+	return store_queue_delete(s, id);
+}
+
+static int apply_all(struct cli *c, struct store *s, enum action a)
 {
 	struct ids ids = { NULL, 0 };
 	enum store_status st = store_queue_list(s, collect_id, &ids);
 	for (size_t i = 0; i < ids.n && st == STORE_OK; i++) {
-		st = store_queue_retry(s, ids.v[i]);
+		st = apply(s, a, ids.v[i]);
 		if (st == STORE_NOTFOUND)   /* delivered or deleted meanwhile */
 			st = STORE_OK;
 	}
@@ -96,7 +122,6 @@ static int retry_all(struct cli *c, struct store *s)
 int cli_queue_cmd(struct cli *c, int argc, char **argv)
 {
 	const char *sub = argv[0];
-	bool retry = strcmp(sub, "retry") == 0, del = strcmp(sub, "delete") == 0;
 	if (strcmp(sub, "list") == 0) {
 		if (argc != 1)
 			return cli_usage(c, "");
@@ -105,20 +130,30 @@ int cli_queue_cmd(struct cli *c, int argc, char **argv)
 			return CLI_INTERNAL;
 		return cli_status(c, store_queue_list(s, print_entry, NULL), "queue");
 	}
-	if (!retry && !del)
+	static const struct {
+		const char *name;
+		enum action a;
+	} actions[] = { { "retry", RETRY }, { "hold", HOLD }, { "release", RELEASE }, { "delete", DELETE } };
+	size_t k = 0;
+	while (k < ARRAY_LEN(actions) && strcmp(sub, actions[k].name) != 0)
+		k++;
+	if (k == ARRAY_LEN(actions))
 		return cli_unknown(c);
+	enum action a = actions[k].a;
+	/* Deleting everything at once is not offered: one typo away from losing mail. */
+	bool all_allowed = a != DELETE;
 	if (argc != 2)
-		return cli_usage(c, retry ? "ID|all" : "ID");
+		return cli_usage(c, all_allowed ? "ID|all" : "ID");
 	int64_t id = 0;
-	bool all = retry && strcmp(argv[1], "all") == 0;
+	bool all = all_allowed && strcmp(argv[1], "all") == 0;
 	if (!all && !cli_parse_id(argv[1], 1, INT64_MAX, &id))
 		return cli_fail(c, CLI_USER_ERROR, "invalid queue id '%.40s'", argv[1]);
 	struct store *s = cli_store(c);
 	if (!s)
 		return CLI_INTERNAL;
 	if (all)
-		return retry_all(c, s);
-	enum store_status st = retry ? store_queue_retry(s, id) : store_queue_delete(s, id);
+		return apply_all(c, s, a);
+	enum store_status st = apply(s, a, id);
 	if (st == STORE_NOTFOUND)
 		return cli_fail(c, CLI_USER_ERROR, "no queue entry %lld", (long long)id);
 	return cli_status(c, st, "queue entry");

@@ -72,8 +72,11 @@ typedef void (*dns_cb)(const struct dns_result *r, void *arg);
 
 /*
  * nameservers: "ip[:port], ..." (IPv6 as "[::1]:53"), NULL or "" for
- * /etc/resolv.conf.  trust_anchor: file of DS or DNSKEY records in zone
- * file syntax; NULL for the root key Debian ships (dns-root-data), or no
+ * /etc/resolv.conf.  With explicit nameservers they also answer for
+ * "test." and the reverse zones of private and documentation addresses,
+ * which are then insecure unless trust_anchor covers them.  trust_anchor:
+ * file of DS or DNSKEY records in zone file syntax; "none" for no
+ * validation; NULL for the root key Debian ships (dns-root-data), or no
  * validation when that is absent.  NULL (logged) on failure.
  */
 struct dns_resolver *dns_resolver_new(struct event_base *base, const char *nameservers,

@@ -202,6 +202,9 @@ void smtp_end_of_message(struct smtp_session *s)
 	d->sender = s->mail.path.null ? "" : s->mail.path.address;
 	d->ret = s->mail.ret == SMTP_RET_FULL ? "FULL" : s->mail.ret == SMTP_RET_HDRS ? "HDRS" : NULL;
 	d->envid = s->mail.envid[0] ? s->mail.envid : NULL;
+	/* BINARYMIME is never offered, so 8BITMIME is the only non-7-bit body. */
+	d->body_8bit = s->mail.body == SMTP_BODY_8BITMIME;
+	d->smtputf8 = s->mail.smtputf8;
 	d->done = delivery_done_on_writer;
 	d->arg = s;
 	s->busy = BUSY_COMMIT;

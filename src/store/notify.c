@@ -124,3 +124,22 @@ void store_mailbox_unlock(int64_t mailbox_id)
 	pthread_mutex_unlock(&lock_mutex);
 	free(found);
 }
+
+static void (*queue_fn)(void *arg);
+static void *queue_arg;
+
+void store_queue_watch(void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&watch_mutex);
+	queue_fn = fn;
+	queue_arg = arg;
+	pthread_mutex_unlock(&watch_mutex);
+}
+
+void store_queue_notify(void)
+{
+	pthread_mutex_lock(&watch_mutex);
+	if (queue_fn)
+		queue_fn(queue_arg);
+	pthread_mutex_unlock(&watch_mutex);
+}

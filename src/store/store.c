@@ -320,6 +320,41 @@ enum store_status store_queue_retry(struct store *s, int64_t id)
 	return ops_of(s)->queue_retry(s, id);
 }
 
+enum store_status store_queue_due(struct store *s, int64_t now, size_t limit, store_queue_cb cb, void *ctx)
+{
+	return ops_of(s)->queue_due(s, now, limit, cb, ctx);
+}
+
+enum store_status store_queue_next_due(struct store *s, int64_t *when)
+{
+	return ops_of(s)->queue_next_due(s, when);
+}
+
+enum store_status store_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error)
+{
+	return ops_of(s)->queue_defer(s, id, next_attempt, error);
+}
+
+enum store_status store_queue_hold(struct store *s, int64_t id, bool held)
+{
+	return ops_of(s)->queue_hold(s, id, held);
+}
+
+enum store_status store_queue_set_warned(struct store *s, int64_t id)
+{
+	return ops_of(s)->queue_set_warned(s, id);
+}
+
+enum store_status store_queue_finish(struct store *s, int64_t id)
+{
+	return ops_of(s)->queue_finish(s, id);
+}
+
+bool store_blob_path(struct store *s, const char *blob_id, char *out, size_t size)
+{
+	return ops_of(s)->blob_path(s, blob_id, out, size);
+}
+
 struct store_writer *store_writer_start(const char *data_dir)
 {
 	return store_sqlite_ops.writer_start(data_dir);

@@ -419,11 +419,41 @@ struct store_queue_entry {
 	unsigned attempts;
 	const char *last_error;     /* "" if none */
 	const char *message_id;     /* tern's id of the message */
+	const char *blob_id;        /* the message file (store_blob_path) */
+	uint64_t queue_offset;      /* the message starts this many octets into the blob */
+	bool held;                  /* `tern queue hold`: not tried until released */
+	bool warned;                /* the delay DSN went out */
+	bool body_8bit;             /* BODY=8BITMIME at MAIL FROM */
+	bool smtputf8;              /* SMTPUTF8 at MAIL FROM */
 };
 typedef void (*store_queue_cb)(void *ctx, const struct store_queue_entry *e);
+/* Every entry, oldest first. */
 enum store_status store_queue_list(struct store *s, store_queue_cb cb, void *ctx);
+/* Entries not held whose next_attempt <= now, soonest first, at most limit of them. */
+enum store_status store_queue_due(struct store *s, int64_t now, size_t limit, store_queue_cb cb, void *ctx);
+/* The earliest next_attempt of the entries not held; 0 in *when when there is none. */
+enum store_status store_queue_next_due(struct store *s, int64_t *when);
 enum store_status store_queue_delete(struct store *s, int64_t id);   /* blob freed when unreferenced */
 enum store_status store_queue_retry(struct store *s, int64_t id);    /* next_attempt = now */
+/* A failed attempt: attempts + 1, last_error, next try at next_attempt. */
+enum store_status store_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error);
+enum store_status store_queue_hold(struct store *s, int64_t id, bool held);
+enum store_status store_queue_set_warned(struct store *s, int64_t id);
+/*
+ * Delivered or bounced: the entry goes, quietly (store_queue_delete is
+ * the operator's and logs).  Durable on return, like every call here.
+ */
+enum store_status store_queue_finish(struct store *s, int64_t id);
+/* The file of a blob (for the SMTP client, which streams it); false if out is too small. */
+bool store_blob_path(struct store *s, const char *blob_id, char *out, size_t size);
+
+/*
+ * The queue scheduler's wake-up: the writer calls fn(arg) (on its thread)
+ * after each durable group that queued remote recipients.  One watcher
+ * per process; fn must be quick and thread-safe (post to a loop).
+ */
+void store_queue_watch(void (*fn)(void *arg), void *arg);
+void store_queue_notify(void);
 
 /* ---- delivery (the group-commit writer) --------------------------------- */
 
@@ -449,6 +479,8 @@ struct store_delivery {
 	const char *sender;         /* envelope sender, "" for <> */
 	const char *ret;            /* DSN RET or NULL */
 	const char *envid;          /* DSN ENVID or NULL */
+	bool body_8bit;             /* BODY=8BITMIME: told to the next hop */
+	bool smtputf8;              /* SMTPUTF8: the next hop must support it */
 
 	/*
 	 * APPEND: with mailbox_id > 0 the message goes to that mailbox (of

@@ -177,6 +177,10 @@ class Tern:
         lines += ["", "[smtp]"] + ["%s = %s" % kv for kv in smtp.items()]
         lines += ["", "[auth]"] + ["%s = %s" % kv for kv in auth.items()]
         # Sections the tests give whole, e.g. dns={"nameservers": "127.0.0.1:5353"}.
+        # Without one, the resolver asks a dead loopback port: a test never
+        # queries the machine's real DNS, and mail for other domains stays
+        # queued (deferred) instead of bouncing.
+        s.setdefault("dns", {"nameservers": "127.0.0.1:9"})
         for section in ("dns", "delivery"):
             if s.get(section):
                 lines += ["", "[%s]" % section] + ["%s = %s" % kv for kv in s[section].items()]
@@ -408,3 +412,9 @@ path = os.path.join(sys.argv[1], "%d-%d" % (time.time_ns(), os.getpid()))
 with open(path, "wb") as f:
     f.write(data)
 """
+
+
+# Fixtures that live with their helpers, for every test module: NSD
+# (dnsserver.py) and the remote SMTP peers of the delivery tests.
+from dnsserver import make_dns  # noqa: E402,F401
+from deliveryutil import peer_port, peers  # noqa: E402,F401

@@ -7,6 +7,8 @@
  */
 #include "test_store_util.h"
 
+#include <time.h>
+
 /* ---- delivery ----------------------------------------------------------- */
 
 struct msg_check {
@@ -187,6 +189,93 @@ static void test_queue_and_refcounts(void **state)
 	assert_int_equal(q.n, 0);
 	assert_int_equal(store_account_del(s, "bob@example.org"), STORE_OK);
 	assert_int_equal(count_blobs(f), 0);
+	buf_free(&q.text);
+}
+
+static struct store *store_for_due;
+
+/* The scheduler's calls: due rows (soonest first, held skipped), deferral, hold, finish. */
+static void collect_due(void *ctx, const struct store_queue_entry *e)
+{
+	struct queue_seen *q = ctx;
+	if (q->n < 8)
+		q->ids[q->n] = e->id;
+	q->n++;
+	buf_printf(&q->text, "%s:%u:%s:%d%d;", e->rcpt, e->attempts, e->last_error, e->held, e->warned);
+	char path[4096];
+	assert_true(store_blob_path(store_for_due, e->blob_id, path, sizeof path));
+	assert_int_equal(access(path, R_OK), 0);
+	assert_int_equal(e->queue_offset, strlen("Return-Path: <s@x>\r\n"));
+}
+
+static void test_queue_scheduling(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	const char *msg = "Return-Path: <s@x>\r\n\r\nhello\r\n";
+	uint64_t offset = strlen("Return-Path: <s@x>\r\n");
+	struct store_remote_rcpt remote[] = {
+		{ "x@remote.example", NULL, 0 },
+		{ "y@remote.example", NULL, 0 },
+		{ "z@remote.example", NULL, 0 },
+	};
+	assert_int_equal(deliver_one(wr, store_spool_dir(s), msg, NULL, 0, remote, 3, offset, "Q"), STORE_OK);
+	store_writer_stop(&wr);
+
+	int64_t now = time(NULL);
+	store_for_due = s;
+	struct queue_seen q = { 0 };
+	assert_int_equal(store_queue_due(s, now + 1, 10, collect_due, &q), STORE_OK);
+	assert_int_equal(q.n, 3);
+	int64_t x = q.ids[0], y = q.ids[1], z = q.ids[2];
+	int64_t when = -1;
+	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
+	assert_true(when > 0 && when <= now + 1);
+
+	/* y later, z held: only x is due now; y comes back after its time. */
+	assert_int_equal(store_queue_defer(s, y, now + 100, "451 4.3.0 later"), STORE_OK);
+	assert_int_equal(store_queue_defer(s, y, now + 200, "451 4.3.0 later again"), STORE_OK);
+	assert_int_equal(store_queue_hold(s, z, true), STORE_OK);
+	assert_int_equal(store_queue_set_warned(s, y), STORE_OK);
+	q.n = 0;
+	buf_reset(&q.text);
+	assert_int_equal(store_queue_due(s, now + 1, 10, collect_due, &q), STORE_OK);
+	assert_string_equal(buf_cstr(&q.text), "x@remote.example:0::00;");
+	q.n = 0;
+	buf_reset(&q.text);
+	assert_int_equal(store_queue_due(s, now + 300, 10, collect_due, &q), STORE_OK);
+	assert_string_equal(buf_cstr(&q.text), "x@remote.example:0::00;y@remote.example:2:451 4.3.0 later again:01;");
+	/* the limit is kept */
+	q.n = 0;
+	buf_reset(&q.text);
+	assert_int_equal(store_queue_due(s, now + 300, 1, collect_due, &q), STORE_OK);
+	assert_int_equal(q.n, 1);
+
+	/* held rows do not count for the next wake-up */
+	assert_int_equal(store_queue_finish(s, x), STORE_OK);
+	assert_int_equal(store_queue_finish(s, x), STORE_NOTFOUND);
+	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
+	assert_int_equal(when, now + 200);
+	assert_int_equal(store_queue_finish(s, y), STORE_OK);
+	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
+	assert_int_equal(when, 0);
+	assert_int_equal(count_blobs(f), 1);
+	assert_int_equal(store_queue_hold(s, z, false), STORE_OK);
+	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
+	assert_true(when > 0);
+	char path[4096];
+	q.n = 0;
+	buf_reset(&q.text);
+	assert_int_equal(store_queue_due(s, now + 300, 10, collect_due, &q), STORE_OK);
+	assert_int_equal(q.n, 1);
+	assert_int_equal(store_queue_finish(s, z), STORE_OK);
+	assert_int_equal(count_blobs(f), 0);
+	assert_false(store_blob_path(s, "../../etc/passwd", path, sizeof path));
+	assert_int_equal(store_queue_defer(s, z, now, "x"), STORE_NOTFOUND);
+	assert_int_equal(store_queue_hold(s, z, true), STORE_NOTFOUND);
 	buf_free(&q.text);
 }
 
@@ -609,6 +698,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deliver_simple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_and_refcounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_scheduling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_after_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),

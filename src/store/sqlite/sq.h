@@ -236,6 +236,13 @@ enum store_status store_sq_quota_verify(struct store_sq *sq, int64_t account_id)
 enum store_status store_sq_queue_list(struct store *s, store_queue_cb cb, void *ctx);
 enum store_status store_sq_queue_delete(struct store *s, int64_t id);
 enum store_status store_sq_queue_retry(struct store *s, int64_t id);
+enum store_status store_sq_queue_due(struct store *s, int64_t now, size_t limit, store_queue_cb cb, void *ctx);
+enum store_status store_sq_queue_next_due(struct store *s, int64_t *when);
+enum store_status store_sq_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error);
+enum store_status store_sq_queue_hold(struct store *s, int64_t id, bool held);
+enum store_status store_sq_queue_set_warned(struct store *s, int64_t id);
+enum store_status store_sq_queue_finish(struct store *s, int64_t id);
+bool store_sq_blob_path_op(struct store *s, const char *blob_id, char *out, size_t size);
 
 /* ---- writer.c ----------------------------------------------------------- */
 

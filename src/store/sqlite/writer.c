@@ -78,7 +78,7 @@ static const char SQL_MESSAGE_INSERT[] =
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 static const char SQL_QUEUE_INSERT[] =
 	"INSERT INTO queue (blob_id, queue_offset, size, message_id, sender, rcpt, orcpt, notify, ret, envid,"
-	" created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)";
+	" created, next_attempt, body_8bit, smtputf8) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)";
 
 struct sq_writer {
 	struct store_writer_base base;  /* first: store.c finds the ops through it */
@@ -354,6 +354,8 @@ static bool insert_queue(struct store_sq *sq, struct work *w, const struct store
 	sqlite3_bind_text(st, 9, bind_str(d->ret), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 10, bind_str(d->envid), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_int(st, 12, d->body_8bit);
+	sqlite3_bind_int(st, 13, d->smtputf8);
 	return store_sq_step_done(sq, st, "queue insert");
 }
 
@@ -515,8 +517,15 @@ static void group_finish(struct sq_writer *wr, struct group *g, bool committed, 
 		else if (!had_row)
 			remove_blob(wr, w);
 	}
-	if (durable)
+	if (durable) {
 		notify_group(g->works, g->n);
+		for (size_t i = 0; i < g->n; i++) {
+			if (g->works[i].status == STORE_OK && g->works[i].d->nremote > 0) {
+				store_queue_notify();
+				break;
+			}
+		}
+	}
 	log_debug("store", "msg=\"delivery group committed\" deliveries=%zu ok=%zu place_us=%llu index_us=%llu"
 		  " sync_us=%llu", g->n, good, (unsigned long long)(g->t_placed - g->t_start),
 		  (unsigned long long)(g->t_committed - g->t_placed), (unsigned long long)(g->t_synced - g->t_committed));

@@ -1,0 +1,81 @@
+"""Helpers of the delivery tests (test_delivery*.py): the fixture of remote
+SMTP peers, submitting, and reading the queue and the notices that come
+back to the sender.
+"""
+
+import email
+import email.policy
+import time
+
+import pytest
+
+from conftest import free_port, message
+from smtppeer import SmtpPeer
+
+FAST = {"retry_min": "1s", "retry_max": "2s", "connect_timeout": "3s", "command_timeout": "10s"}
+
+
+@pytest.fixture
+def peer_port():
+    return free_port()
+
+
+@pytest.fixture
+def peers():
+    made = []
+
+    def factory(*args, **kwargs):
+        p = SmtpPeer(*args, **kwargs)
+        made.append(p)
+        return p
+    yield factory
+    for p in made:
+        p.stop()
+
+
+def submit(t, rcpts, subject="out", frm="alice@example.test", body="Hello far away.\r\n",
+           mail_options=(), rcpt_options=()):
+    s = t.submission()
+    msg = message(subject, body=body, frm=frm, to=", ".join(rcpts))
+    s.sendmail(frm, rcpts, msg.encode(), mail_options=list(mail_options), rcpt_options=list(rcpt_options))
+    s.quit()
+    return msg
+
+
+def queue_rows(t):
+    return [line.split("\t") for line in t.cli("queue", "list").stdout.splitlines() if line.strip()]
+
+
+def wait_queue_empty(t, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not queue_rows(t):
+            return
+        time.sleep(0.1)
+    raise AssertionError("queue not empty: %r\n%s" % (queue_rows(t), t.log()))
+
+
+def wait_inbox(t, address, n, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = t.messages(address)
+        if len(rows) >= n:
+            return rows
+        time.sleep(0.1)
+    raise AssertionError("%s has %d messages, wanted %d\n%s" % (address, len(t.messages(address)), n, t.log()))
+
+
+def report_of(t, address, uid):
+    raw = t.cat(address, uid)
+    return email.message_from_bytes(raw, policy=email.policy.compat32), raw
+
+
+def status_fields(report):
+    """The per-recipient groups of the message/delivery-status part, as dicts."""
+    parts = report.get_payload()
+    ds = parts[1]
+    assert ds.get_content_type() == "message/delivery-status"
+    groups = []
+    for block in ds.get_payload():
+        groups.append({k.lower(): v for k, v in block.items()})
+    return groups[0], groups[1:]

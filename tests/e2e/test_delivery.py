@@ -1,0 +1,241 @@
+"""Outbound delivery through a relay route: tern's queue and SMTP client
+against real SMTP servers (aiosmtpd, tests/e2e/smtppeer.py) on loopback.
+
+`relay = [127.0.0.N]:port` sends every remote message to that host without
+an MX lookup; the MX-route tests (test_delivery_mx.py) add a DNS server.
+"""
+
+import os
+import re
+import time
+
+from conftest import message
+from deliveryutil import FAST, queue_rows, report_of, status_fields, submit, wait_inbox, wait_queue_empty
+from smtppeer import client_tls_context
+
+
+def relay_tern(make_tern, host, port, **delivery):
+    d = dict(FAST)
+    d["relay"] = "[%s]:%d" % (host, port)
+    d.update(delivery)
+    return make_tern(delivery=d)
+
+
+def test_relay_delivers_exact_message(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    msg = submit(t, ["far@remote.example"])
+    got = peer.wait_messages(1)[0]
+    assert got.mail_from == "alice@example.test"
+    assert got.rcpt_tos == ["far@remote.example"]
+    # What the peer got is what was submitted, under tern's Received line,
+    # without the Return-Path tern keeps for local copies.
+    data = got.data.decode()
+    assert not data.startswith("Return-Path:")
+    assert data.startswith("Received: from ")
+    assert data.endswith(msg) and data.count(msg) == 1
+    wait_queue_empty(t)
+    t.wait_log(r"to=<far@remote\.example> relay=127\.0\.0\.2\[127\.0\.0\.2\]:%d .*status=sent" % peer_port)
+
+
+def test_rcpt_5xx_bounces_that_rcpt_only(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    peer.rcpt_reply["nobody@remote.example"] = "550 5.1.1 <nobody@remote.example>: no such user here"
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example", "nobody@remote.example"], subject="mixed")
+    got = peer.wait_messages(1)[0]
+    assert got.rcpt_tos == ["far@remote.example"]
+    rows = wait_inbox(t, "alice@example.test", 1)
+    report, raw = report_of(t, "alice@example.test", rows[0][0])
+    assert report["From"].startswith("Mail Delivery System <MAILER-DAEMON@mx.example.test>")
+    assert report["Auto-Submitted"] == "auto-replied"
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "delivery-status"
+    per_msg, groups = status_fields(report)
+    assert per_msg["reporting-mta"] == "dns; mx.example.test"
+    assert len(groups) == 1
+    g = groups[0]
+    assert g["final-recipient"] == "rfc822; nobody@remote.example" or \
+        g["final-recipient"] == "rfc822;nobody@remote.example"
+    assert g["action"] == "failed"
+    assert g["status"] == "5.1.1"
+    assert "no such user here" in g["diagnostic-code"]
+    assert g["diagnostic-code"].replace(" ", "").startswith("smtp;550")
+    # The original comes back (headers at least), and the bounce itself is from <>.
+    assert b"Subject: mixed" in raw
+    assert raw.startswith(b"Return-Path: <>\r\n")
+    wait_queue_empty(t)
+
+
+def test_temporary_failure_retried_then_sent(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    peer.rcpt_reply["far@remote.example"] = "451 4.3.0 try again later please"
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, retry_min="2s", retry_max="4s")
+    submit(t, ["far@remote.example"])
+    t.wait_log(r"to=<far@remote\.example> .*status=deferred .*try again later please")
+    rows = queue_rows(t)
+    assert len(rows) == 1
+    assert int(rows[0][5]) >= 1                     # attempts
+    assert "try again later please" in rows[0][6]   # last error
+    peer.rcpt_reply.clear()
+    got = peer.wait_messages(1, timeout=20)[0]
+    assert got.rcpt_tos == ["far@remote.example"]
+    wait_queue_empty(t)
+    # No notice for a delivery that only took a retry.
+    assert t.messages("alice@example.test") == []
+
+
+def test_unreachable_relay_defers_with_reason(make_tern, peer_port):
+    # Nothing listens there: the connection is refused.
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example"])
+    t.wait_log(r"to=<far@remote\.example> .*status=deferred")
+    rows = queue_rows(t)
+    assert len(rows) == 1 and rows[0][3] == "far@remote.example"
+    assert re.search(r"refused", rows[0][6], re.I), rows[0][6]
+
+
+def test_expired_entry_bounces(make_tern, peer_port):
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, queue_lifetime="3s")
+    submit(t, ["far@remote.example"], subject="too late")
+    rows = wait_inbox(t, "alice@example.test", 1, timeout=30)
+    report, raw = report_of(t, "alice@example.test", rows[0][0])
+    _, groups = status_fields(report)
+    assert [g["action"] for g in groups] == ["failed"]
+    assert groups[0]["status"].startswith("4.")    # the last temporary error's code
+    wait_queue_empty(t)
+
+
+def test_delay_warning_once(make_tern, peer_port):
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, delay_warning="2s")
+    submit(t, ["far@remote.example"], subject="slow")
+    rows = wait_inbox(t, "alice@example.test", 1, timeout=30)
+    report, raw = report_of(t, "alice@example.test", rows[0][0])
+    assert report["Subject"].startswith("Delayed Mail")
+    _, groups = status_fields(report)
+    assert groups[0]["action"] == "delayed"
+    assert "will-retry-until" in groups[0]
+    # Only the header of the original with a delay warning.
+    assert report.get_payload()[2].get_content_type() == "text/rfc822-headers"
+    time.sleep(5)
+    assert len(t.messages("alice@example.test")) == 1      # once, not at every retry
+    assert len(queue_rows(t)) == 1                         # still queued
+
+
+def test_notify_never_and_null_sender_get_no_bounce(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    peer.rcpt_reply["nobody@remote.example"] = "550 5.1.1 no such user"
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["nobody@remote.example"], rcpt_options=["NOTIFY=NEVER"])
+    t.wait_log(r"to=<nobody@remote\.example> .*status=bounced")
+    wait_queue_empty(t)
+    time.sleep(1)
+    assert t.messages("alice@example.test") == []
+
+
+def test_hold_and_release(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    peer.rcpt_reply["far@remote.example"] = "451 4.3.0 not yet"
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, retry_min="1s", retry_max="1s")
+    submit(t, ["far@remote.example"])
+    t.wait_log(r"status=deferred")
+    qid = queue_rows(t)[0][0]
+    t.cli("queue", "hold", qid)
+    assert queue_rows(t)[0][-1] == "held"
+    peer.rcpt_reply.clear()
+    time.sleep(5)
+    assert peer.messages == []                     # held: not tried
+    t.cli("queue", "release", qid)
+    assert queue_rows(t)[0][-1] == "queued"
+    peer.wait_messages(1, timeout=15)
+    wait_queue_empty(t)
+    assert t.cli("queue", "hold", qid, check=False).returncode == 1
+
+
+def test_one_connection_for_several_messages(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, max_per_destination="1")
+    s = t.submission()
+    for i in range(3):
+        s.sendmail("alice@example.test", ["far%d@remote.example" % i],
+                   message("m%d" % i, frm="alice@example.test"))
+    s.quit()
+    got = peer.wait_messages(3)
+    assert sorted(r for m in got for r in m.rcpt_tos) == ["far0@remote.example", "far1@remote.example",
+                                                           "far2@remote.example"]
+    # Delivered back to back, the later ones reuse the connection.
+    assert len({m.session for m in got}) < 3, got
+
+
+def test_many_rcpts_one_transaction(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    rcpts = ["r%d@remote.example" % i for i in range(8)]
+    submit(t, rcpts)
+    got = peer.wait_messages(1)
+    time.sleep(1)
+    assert len(peer.messages) == 1
+    assert sorted(got[0].rcpt_tos) == sorted(rcpts)
+
+
+def test_starttls_used_when_offered(make_tern, peers, peer_port, certs):
+    peer = peers("127.0.0.2", peer_port, tls_context=client_tls_context(*certs))
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example"])
+    got = peer.wait_messages(1)[0]
+    assert got.tls
+    t.wait_log(r"to=<far@remote\.example> .*tls=yes .*status=sent")
+
+
+def test_relay_auth(make_tern, peers, peer_port, certs):
+    peer = peers("127.0.0.2", peer_port, tls_context=client_tls_context(*certs), auth=("relayuser", "relay-pw"))
+    t = make_tern(start=False)
+    # Where the server's user can read it: the instance's own directory.
+    pw = os.path.join(t.dir, "relay.pw")
+    with open(pw, "w") as f:
+        f.write("relay-pw\n")
+    os.chmod(pw, 0o644)
+    d = dict(FAST, relay="[127.0.0.2]:%d" % peer_port, relay_username="relayuser", relay_password_file=pw)
+    t.write_config(delivery=d)
+    t.start()
+    submit(t, ["far@remote.example"])
+    got = peer.wait_messages(1)[0]
+    assert got.tls
+    assert peer.auth_seen and peer.auth_seen[-1][1] and peer.auth_seen[-1][2]
+    assert "relay-pw" not in t.log()
+
+
+def test_smtputf8_needed_but_not_offered_bounces(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port, smtputf8=False)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    s = t.submission()
+    s.sendmail("alice@example.test", ["jürgen@remote.example"],
+               message("utf8", frm="alice@example.test").encode(), mail_options=["SMTPUTF8"])
+    s.quit()
+    rows = wait_inbox(t, "alice@example.test", 1)
+    report, raw = report_of(t, "alice@example.test", rows[0][0])
+    _, groups = status_fields(report)
+    assert groups[0]["status"] == "5.6.7"
+    assert peer.messages == []
+
+
+def test_dsn_parameters_passed_on(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example"], mail_options=["BODY=8BITMIME"], body="Gr\u00fc\u00dfe\r\n")
+    got = peer.wait_messages(1)[0]
+    assert "BODY=8BITMIME" in got.mail_options
+    assert "Gr\u00fc\u00dfe".encode() in got.data
+
+
+def test_queue_survives_restart(make_tern, peers, peer_port):
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example"], subject="persist")
+    t.wait_log(r"status=deferred")
+    t.stop()
+    peer = peers("127.0.0.2", peer_port)
+    t.start()
+    t.cli("queue", "retry", "all")
+    got = peer.wait_messages(1, timeout=20)[0]
+    assert b"Subject: persist" in got.data
+    wait_queue_empty(t)

@@ -19,10 +19,11 @@ set -eu
 # of the Makefile's PKGS, openssl for the certificates of `make run` and of
 # tests/e2e/conftest.py (and `openssl s_client` in test_smtp_tls.py);
 # dns-root-data is the DNSSEC root trust anchor (/usr/share/dns/root.key)
-# the resolver validates with when [dns] trust_anchor is not set.
+# the resolver validates with when [dns] trust_anchor is not set; libcurl
+# fetches MTA-STS policies over HTTPS.
 BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
  libargon2-dev libcrypt-dev libinih-dev zlib1g-dev libidn2-dev libunistring-dev
- libunbound-dev dns-root-data"
+ libunbound-dev dns-root-data libcurl4-openssl-dev"
 
 # test:
 #   libcmocka-dev                 tests/unit

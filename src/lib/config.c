@@ -78,6 +78,11 @@ static const struct key keys[] = {
 	{ "delivery", "command_timeout", K_DURATION, F(delivery.command_timeout_ms), 0 },
 	{ "delivery", "source_ip", K_STRING, F(delivery.source_ip), 0 },
 	{ "delivery", "received_client_ip", K_BOOL, F(delivery.received_client_ip), 0 },
+	{ "delivery", "destination_rate_delay", K_DURATION, F(delivery.destination_rate_delay_ms), 0 },
+	{ "delivery", "tls_ca_file", K_STRING, F(delivery.tls_ca_file), 0 },
+	{ "delivery", "dane", K_BOOL, F(delivery.dane), 0 },
+	{ "delivery", "mta_sts", K_BOOL, F(delivery.mta_sts), 0 },
+	{ "delivery", "mta_sts_port", K_UINT, F(delivery.mta_sts_port), 65535 },
 	{ "log", "level", K_LOGLEVEL, F(log.level), 0 },
 };
 #undef F
@@ -107,6 +112,9 @@ void config_defaults(struct config *cfg)
 	cfg->delivery.max_connections = 50;
 	cfg->delivery.connect_timeout_ms = 30000;
 	cfg->delivery.command_timeout_ms = 300000;
+	cfg->delivery.dane = true;
+	cfg->delivery.mta_sts = true;
+	cfg->delivery.mta_sts_port = 443;
 	cfg->log.level = LOG_INFO;
 }
 
@@ -125,6 +133,7 @@ void config_free(struct config *cfg)
 	free(cfg->delivery.relay_username);
 	free(cfg->delivery.relay_password_file);
 	free(cfg->delivery.source_ip);
+	free(cfg->delivery.tls_ca_file);
 	for (int r = 0; r < ROLE_COUNT; r++)
 		free(cfg->listen[r].addrs);
 	memset(cfg, 0, sizeof *cfg);
@@ -427,6 +436,8 @@ static void validate(struct load_ctx *ctx)
 		problem(ctx, "smtp", "timeout", "must be at least 1s");
 	if (cfg->delivery.smtp_port == 0)
 		problem(ctx, "delivery", "smtp_port", "must be a port number");
+	if (cfg->delivery.mta_sts_port == 0)
+		problem(ctx, "delivery", "mta_sts_port", "must be a port number");
 	if (cfg->delivery.retry_min_ms < 1000)
 		problem(ctx, "delivery", "retry_min", "must be at least 1s");
 	if (cfg->delivery.retry_max_ms < cfg->delivery.retry_min_ms)

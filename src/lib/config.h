@@ -69,7 +69,7 @@ struct config {
 
 	struct {
 		char *nameservers;      /* "ip[:port], ..."; NULL: /etc/resolv.conf */
-		char *trust_anchor;     /* DNSSEC trust anchor file (zone-file DS/DNSKEY lines); NULL: the root key if installed */
+		char *trust_anchor;     /* DNSSEC trust anchor file (zone-file DS/DNSKEY lines); NULL: the root key if installed; "none": no validation */
 	} dns;
 
 	struct {
@@ -84,9 +84,14 @@ struct config {
 		unsigned max_per_destination;   /* parallel connections to one domain or relay */
 		unsigned max_connections;       /* parallel outbound connections in all */
 		uint64_t connect_timeout_ms;
-		uint64_t command_timeout_ms;    /* RFC 5321 §4.5.3.2 per-command floors apply above this */
+		uint64_t command_timeout_ms;    /* the wait for each reply of the remote server */
 		char *source_ip;                /* bind outbound sockets to this address; NULL: any */
 		bool received_client_ip;        /* submission Received names the client's IP (default no) */
+		uint64_t destination_rate_delay_ms; /* least time between two jobs to one destination (0: none) */
+		char *tls_ca_file;              /* CAs for verified TLS (MTA-STS, relay); NULL: the system's store */
+		bool dane;                      /* enforce DNSSEC-signed TLSA records (RFC 7672), default yes */
+		bool mta_sts;                   /* fetch and enforce MTA-STS policies (RFC 8461), default yes */
+		unsigned mta_sts_port;          /* HTTPS port of mta-sts.<domain> (443; tests use another) */
 	} delivery;
 
 	struct {

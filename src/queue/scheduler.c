@@ -8,8 +8,9 @@
  * set: the rows themselves are not marked, so a crash leaves nothing
  * stuck), and groups the rest into jobs by (destination, message).  The
  * concurrency limits are enforced here: at most max_per_destination jobs
- * per destination and max_connections in all; rows that do not fit wait
- * for the next scan, which every finished job triggers.
+ * per destination and max_connections in all, and destination_rate_delay
+ * between two jobs to one destination; rows that do not fit wait for the
+ * next scan, which every finished job triggers.
  *
  * Scans run when the writer has queued new rows (store_queue_watch), when
  * a job finishes, and on a timer: at the earliest next_attempt, and at
@@ -52,6 +53,7 @@ struct inflight {
 struct destination {
 	char *name;
 	unsigned active;
+	uint64_t last_start_ms;         /* for destination_rate_delay */
 	struct destination *next;
 };
 
@@ -72,6 +74,7 @@ struct queue {
 	struct destination *dests;
 	struct inflight *inflight[INFLIGHT_BUCKETS];
 	unsigned pending_bounces;       /* notifications at the writer */
+	uint64_t rate_wake_ms;          /* a destination's rate delay ends then (0: none waiting) */
 };
 
 /* ---- in-flight set and destinations ------------------------------------ */
@@ -122,21 +125,63 @@ static struct destination *destination_get(struct queue *q, const char *name)
 	return d;
 }
 
+/* Whether a destination's entry still matters: jobs running, or a rate delay still running. */
+static bool destination_live(const struct queue *q, const struct destination *d, uint64_t now_ms)
+{
+	return d->active > 0 || (q->cfg->delivery.destination_rate_delay_ms > 0 &&
+				 now_ms - d->last_start_ms < q->cfg->delivery.destination_rate_delay_ms);
+}
+
+static void destinations_prune(struct queue *q)
+{
+	uint64_t now = now_ms();
+	for (struct destination **p = &q->dests; *p;) {
+		struct destination *d = *p;
+		if (destination_live(q, d, now)) {
+			p = &d->next;
+			continue;
+		}
+		*p = d->next;
+		free(d->name);
+		free(d);
+	}
+}
+
 static void destination_release(struct queue *q, const char *name)
 {
-	for (struct destination **p = &q->dests; *p; p = &(*p)->next) {
-		struct destination *d = *p;
-		if (strcmp(d->name, name) != 0)
-			continue;
-		if (d->active > 0)
-			d->active--;
-		if (d->active == 0) {
-			*p = d->next;
-			free(d->name);
-			free(d);
+	for (struct destination *d = q->dests; d; d = d->next) {
+		if (strcmp(d->name, name) == 0) {
+			if (d->active > 0)
+				d->active--;
+			break;
 		}
-		return;
 	}
+	destinations_prune(q);
+}
+
+/*
+ * Whether a new job may start for d now: the concurrency limits, and
+ * destination_rate_delay (Postfix's default_destination_rate_delay: one
+ * delivery per interval, which also means one at a time).
+ */
+static bool destination_may_start(struct queue *q, struct destination *d, size_t started)
+{
+	const struct config *cfg = q->cfg;
+	uint64_t delay = cfg->delivery.destination_rate_delay_ms;
+	if (q->active + started >= cfg->delivery.max_connections)
+		return false;
+	if (delay == 0)
+		return d->active < cfg->delivery.max_per_destination;
+	uint64_t now = now_ms();
+	if (d->active > 0)
+		return false;
+	if (d->last_start_ms && now - d->last_start_ms < delay) {
+		uint64_t wake = d->last_start_ms + delay;
+		if (q->rate_wake_ms == 0 || wake < q->rate_wake_ms)
+			q->rate_wake_ms = wake;
+		return false;
+	}
+	return true;
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -365,6 +410,7 @@ static void scan(struct queue *q)
 		return;
 	struct scan sc = { 0 };
 	int64_t now = now_unix();
+	q->rate_wake_ms = 0;
 	if (store_queue_due(q->store, now, SCAN_LIMIT, collect, &sc) != STORE_OK)
 		log_error("queue", "msg=\"cannot read the queue\"");
 	int64_t lifetime = (int64_t)(q->cfg->delivery.queue_lifetime_ms / 1000);
@@ -386,13 +432,11 @@ static void scan(struct queue *q)
 				j = o;
 		if (!j) {
 			struct destination *d = destination_get(q, dest);
-			if (!expired && (d->active >= cfg->delivery.max_per_destination ||
-					 q->active + started >= cfg->delivery.max_connections)) {
-				if (d->active == 0)
-					destination_release(q, dest);   /* the entry we just made */
+			if (!expired && !destination_may_start(q, d, started))
 				continue;
-			}
 			d->active++;
+			if (!expired)
+				d->last_start_ms = now_ms();
 			j = job_new(q, dest, it);
 			j->expired = expired;
 			j->next_open = open;
@@ -407,6 +451,7 @@ static void scan(struct queue *q)
 	for (size_t i = 0; i < sc.n; i++)
 		queue_item_clear(&sc.items[i]);
 	free(sc.items);
+	destinations_prune(q);      /* the entries made for rows that had to wait */
 
 	while (open) {
 		struct qjob *j = open;
@@ -433,10 +478,17 @@ static void scan(struct queue *q)
 static void arm_timer(struct queue *q)
 {
 	int64_t when = 0, now = now_unix();
-	int64_t wait = SCAN_POLL_S;
-	if (store_queue_next_due(q->store, &when) == STORE_OK && when > now && when - now < wait)
-		wait = when - now;
-	struct timeval tv = { (time_t)wait, 0 };
+	uint64_t wait_ms = SCAN_POLL_S * 1000;
+	if (store_queue_next_due(q->store, &when) == STORE_OK && when > now &&
+	    (uint64_t)(when - now) * 1000 < wait_ms)
+		wait_ms = (uint64_t)(when - now) * 1000;
+	if (q->rate_wake_ms) {
+		uint64_t t = now_ms();
+		uint64_t rate = q->rate_wake_ms > t ? q->rate_wake_ms - t : 1;
+		if (rate < wait_ms)
+			wait_ms = rate;
+	}
+	struct timeval tv = { (time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000 };
 	evtimer_add(q->timer, &tv);
 }
 

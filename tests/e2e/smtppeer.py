@@ -29,6 +29,7 @@ class Received:
         self.data = envelope.original_content or envelope.content
         self.session = session
         self.tls = tls
+        self.at = time.monotonic()
 
     def __repr__(self):
         return "Received(%r -> %r, %d octets)" % (self.mail_from, self.rcpt_tos, len(self.data))

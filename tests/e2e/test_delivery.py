@@ -133,6 +133,24 @@ def test_notify_never_and_null_sender_get_no_bounce(make_tern, peers, peer_port)
     assert t.messages("alice@example.test") == []
 
 
+def test_notify_success_to_a_peer_without_dsn_gets_relayed_notice(make_tern, peers, peer_port):
+    # aiosmtpd does not offer DSN: tern reports the hand-over itself (RFC 3461 §5.2.2.1).
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example"], subject="tell me", rcpt_options=["NOTIFY=SUCCESS,FAILURE"],
+           mail_options=["RET=HDRS", "ENVID=env-42"])
+    peer.wait_messages(1)
+    rows = wait_inbox(t, "alice@example.test", 1)
+    report, raw = report_of(t, "alice@example.test", rows[0][0])
+    assert report["Subject"] == "Successful Mail Delivery Report"
+    per_msg, groups = status_fields(report)
+    assert per_msg["original-envelope-id"] == "env-42"
+    assert groups[0]["action"] == "relayed"
+    assert groups[0]["status"].startswith("2.")
+    assert report.get_payload()[2].get_content_type() == "text/rfc822-headers"
+    assert b"Hello far away." not in raw
+
+
 def test_hold_and_release(make_tern, peers, peer_port):
     peer = peers("127.0.0.2", peer_port)
     peer.rcpt_reply["far@remote.example"] = "451 4.3.0 not yet"
@@ -165,6 +183,21 @@ def test_one_connection_for_several_messages(make_tern, peers, peer_port):
                                                            "far2@remote.example"]
     # Delivered back to back, the later ones reuse the connection.
     assert len({m.session for m in got}) < 3, got
+
+
+def test_destination_rate_delay(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, destination_rate_delay="1500ms")
+    s = t.submission()
+    for i in range(3):
+        s.sendmail("alice@example.test", ["far%d@remote.example" % i],
+                   message("m%d" % i, frm="alice@example.test"))
+    s.quit()
+    got = peer.wait_messages(3, timeout=30)
+    times = sorted(m.at for m in got)
+    # One delivery per interval (the first at once).
+    assert times[1] - times[0] >= 1.3 and times[2] - times[1] >= 1.3, times
+    wait_queue_empty(t)
 
 
 def test_many_rcpts_one_transaction(make_tern, peers, peer_port):

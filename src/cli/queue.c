@@ -2,8 +2,8 @@
  * queue.c — `tern queue list|retry|hold|release|delete`: the outbound queue.
  *
  *   tern queue list            id, created, sender, recipient, size,
- *                              attempts, last error, DSN parameters
- *                              (notify= ret= envid= orcpt=), tern's
+ *                              attempts, last error, MAIL/RCPT parameters
+ *                              (notify= ret= envid= orcpt= requiretls), tern's
  *                              message id, next attempt, state (queued or
  *                              held); tab-separated
  *   tern queue retry ID|all    due now (the running server picks it up
@@ -21,7 +21,7 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 
-/* DSN (RFC 3461) parameters as key=value words; NOTIFY bits as the SMTP layer stores them. */
+/* DSN (RFC 3461) parameters as key=value words, NOTIFY bits as the SMTP layer stores them; REQUIRETLS. */
 static void print_dsn(const struct store_queue_entry *e)
 {
 	static const char *const notify_names[] = { "NEVER", "SUCCESS", "FAILURE", "DELAY" };
@@ -49,6 +49,10 @@ static void print_dsn(const struct store_queue_entry *e)
 	if (*e->orcpt) {
 		printf("%sorcpt=", sep);
 		cli_put_field(e->orcpt);
+		sep = " ";
+	}
+	if (e->requiretls) {
+		printf("%srequiretls", sep);
 		sep = " ";
 	}
 	if (!*sep)

@@ -33,6 +33,7 @@ void queue_item_from_entry(struct queue_item *it, const struct store_queue_entry
 	it->warned = e->warned;
 	it->body_8bit = e->body_8bit;
 	it->smtputf8 = e->smtputf8;
+	it->requiretls = e->requiretls;
 }
 
 void queue_item_clear(struct queue_item *it)

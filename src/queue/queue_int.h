@@ -27,7 +27,7 @@ struct queue_item {
 	unsigned notify, attempts;
 	uint64_t size, queue_offset;
 	int64_t created, next_attempt;
-	bool warned, body_8bit, smtputf8;
+	bool warned, body_8bit, smtputf8, requiretls;
 };
 void queue_item_from_entry(struct queue_item *it, const struct store_queue_entry *e);
 void queue_item_clear(struct queue_item *it);

@@ -51,6 +51,8 @@ void smtp_cmd_helo(struct smtp_session *s, bool ehlo, const char *args, size_t l
 	buf_puts(&b, "250-8BITMIME\r\n");
 	buf_puts(&b, "250-DSN\r\n");
 	buf_puts(&b, "250-SMTPUTF8\r\n");
+	if (s->c->tls)
+		buf_puts(&b, "250-REQUIRETLS\r\n");
 	buf_puts(&b, "250 CHUNKING\r\n");
 	conn_write(s->c, b.data, b.len);
 	buf_free(&b);

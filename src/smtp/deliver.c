@@ -205,6 +205,7 @@ void smtp_end_of_message(struct smtp_session *s)
 	/* BINARYMIME is never offered, so 8BITMIME is the only non-7-bit body. */
 	d->body_8bit = s->mail.body == SMTP_BODY_8BITMIME;
 	d->smtputf8 = s->mail.smtputf8;
+	d->requiretls = s->mail.requiretls;
 	d->done = delivery_done_on_writer;
 	d->arg = s;
 	s->busy = BUSY_COMMIT;

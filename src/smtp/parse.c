@@ -11,8 +11,8 @@
  * Grammar: RFC 5321 §4.1.2 (Path, Mailbox, Local-part, Domain,
  * address-literal), widened by RFC 6531 (UTF-8 in atext, qtext and U-label
  * sub-domains), plus the ESMTP parameters SIZE (RFC 1870), BODY (RFC 6152 /
- * RFC 3030), SMTPUTF8 (RFC 6531), RET/ENVID/NOTIFY/ORCPT (RFC 3461) and AUTH
- * (RFC 4954).
+ * RFC 3030), SMTPUTF8 (RFC 6531), RET/ENVID/NOTIFY/ORCPT (RFC 3461), AUTH
+ * (RFC 4954) and REQUIRETLS (RFC 8689).
  *
  * We are strict on the path because the address is later used for lookups
  * and written into headers and logs; lenient only where real clients need it
@@ -36,6 +36,7 @@ static const struct smtp_error err_param_dup = { 501, "5.5.4", "Duplicate parame
 static const struct smtp_error err_size = { 501, "5.5.4", "Bad SIZE value: expected up to 20 digits" };
 static const struct smtp_error err_body = { 501, "5.5.4", "Bad BODY value: expected 7BIT, 8BITMIME or BINARYMIME" };
 static const struct smtp_error err_smtputf8 = { 501, "5.5.4", "SMTPUTF8 takes no value" };
+static const struct smtp_error err_requiretls = { 501, "5.5.4", "REQUIRETLS takes no value" };
 static const struct smtp_error err_ret = { 501, "5.5.4", "Bad RET value: expected FULL or HDRS" };
 static const struct smtp_error err_envid = { 501, "5.5.4", "Bad ENVID value: expected xtext of at most 100 characters" };
 static const struct smtp_error err_auth = { 501, "5.5.4", "Bad AUTH value: expected xtext or <>" };
@@ -740,6 +741,7 @@ static bool parse_orcpt_value(const char *v, size_t n, char *out, size_t outsize
 enum {
 	P_SIZE = 1 << 0, P_BODY = 1 << 1, P_SMTPUTF8 = 1 << 2, P_RET = 1 << 3,
 	P_ENVID = 1 << 4, P_AUTH = 1 << 5, P_NOTIFY = 1 << 6, P_ORCPT = 1 << 7,
+	P_REQUIRETLS = 1 << 8,
 };
 
 static bool param_seen(unsigned *seen, unsigned bit, struct smtp_error *err)
@@ -795,6 +797,14 @@ static bool parse_mail_params(const char *p, const char *end, struct smtp_mail_a
 				return false;
 			}
 			out->smtputf8 = true;
+		} else if (ascii_ieq(prm.kw, prm.kwlen, "REQUIRETLS")) {
+			if (param_seen(&seen, P_REQUIRETLS, err))
+				return false;
+			if (v) {
+				*err = err_requiretls;
+				return false;
+			}
+			out->requiretls = true;
 		} else if (ascii_ieq(prm.kw, prm.kwlen, "RET")) {
 			if (param_seen(&seen, P_RET, err))
 				return false;

@@ -67,6 +67,7 @@ struct smtp_mail_args {
 	uint64_t size;
 	enum smtp_body body;
 	bool smtputf8;
+	bool requiretls;          /* RFC 8689: every hop must be verified TLS */
 	enum smtp_ret ret;
 	char envid[101];          /* xtext decoded; "" if absent */
 	char auth[SMTP_MAX_PATH * 2 + 8];  /* AUTH= value decoded; "" if absent or <> */

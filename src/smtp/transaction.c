@@ -68,6 +68,12 @@ void smtp_cmd_mail(struct smtp_session *s, const char *args, size_t len)
 		memset(&s->mail, 0, sizeof s->mail);
 		return;
 	}
+	/* Offered only under TLS (RFC 8689 §4): elsewhere an unknown parameter. */
+	if (s->mail.requiretls && !s->c->tls) {
+		smtp_reply_error(s, 555, "5.5.4", "REQUIRETLS not supported without TLS");
+		memset(&s->mail, 0, sizeof s->mail);
+		return;
+	}
 	if (s->mail.size_given && s->mail.size > cfg->smtp.max_message_size) {
 		smtp_reply(s, 552, "5.3.4", "Message size exceeds fixed limit of %llu octets",
 			   (unsigned long long)cfg->smtp.max_message_size);

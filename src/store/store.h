@@ -425,6 +425,7 @@ struct store_queue_entry {
 	bool warned;                /* the delay DSN went out */
 	bool body_8bit;             /* BODY=8BITMIME at MAIL FROM */
 	bool smtputf8;              /* SMTPUTF8 at MAIL FROM */
+	bool requiretls;            /* REQUIRETLS at MAIL FROM */
 };
 typedef void (*store_queue_cb)(void *ctx, const struct store_queue_entry *e);
 /* Every entry, oldest first. */
@@ -481,6 +482,7 @@ struct store_delivery {
 	const char *envid;          /* DSN ENVID or NULL */
 	bool body_8bit;             /* BODY=8BITMIME: told to the next hop */
 	bool smtputf8;              /* SMTPUTF8: the next hop must support it */
+	bool requiretls;            /* REQUIRETLS (RFC 8689): only over verified TLS to a peer that offers it */
 
 	/*
 	 * APPEND: with mailbox_id > 0 the message goes to that mailbox (of

@@ -38,6 +38,20 @@ def test_starttls_requires_new_ehlo(tern):
     r.close()
 
 
+def test_requiretls_offered_and_accepted_only_under_tls(tern):
+    r = tern.raw()
+    code, text = r.cmd("EHLO c.example")
+    assert "REQUIRETLS" not in text
+    assert r.cmd("MAIL FROM:<x@remote.example> REQUIRETLS")[0] == 555
+    r.starttls()
+    code, text = r.cmd("EHLO c.example")
+    assert "REQUIRETLS" in text
+    assert r.cmd("MAIL FROM:<x@remote.example> REQUIRETLS=yes")[0] == 501
+    assert r.cmd("MAIL FROM:<x@remote.example> REQUIRETLS REQUIRETLS")[0] == 501
+    assert r.cmd("MAIL FROM:<x@remote.example> REQUIRETLS")[0] == 250
+    r.close()
+
+
 def test_starttls_injection_is_refused_and_discarded(tern):
     """CVE-2011-0411: commands pipelined after STARTTLS must not run inside TLS."""
     r = tern.raw()

@@ -496,6 +496,8 @@ static const struct mail_param_case mail_param_cases[] = {
 	MP_ERR("FROM:<a@b> SIZE=1 SIZE=2", 501, "5.5.4"),
 	MP_ERR("FROM:<a@b> SIZE=1 size=1", 501, "5.5.4"),
 	MP_ERR("FROM:<a@b> SMTPUTF8 smtputf8", 501, "5.5.4"),
+	MP_ERR("FROM:<a@b> REQUIRETLS=yes", 501, "5.5.4"),
+	MP_ERR("FROM:<a@b> REQUIRETLS requiretls", 501, "5.5.4"),
 	MP_ERR("FROM:<a@b> BODY=7BIT BODY=8BITMIME", 501, "5.5.4"),
 	MP_ERR("FROM:<a@b> RET=FULL RET=FULL", 501, "5.5.4"),
 	MP_ERR("FROM:<a@b> ENVID=x ENVID=y", 501, "5.5.4"),
@@ -538,7 +540,14 @@ static void test_mail_params(void **state)
 			fail_msg("%s: body %d smtputf8 %d ret %d", what, m.body, m.smtputf8, m.ret);
 		expect_str(what, "envid", m.envid, c->envid);
 		expect_str(what, "auth", m.auth, c->auth);
+		if (m.requiretls)
+			fail_msg("%s: requiretls", what);
 	}
+	struct smtp_mail_args m;
+	struct smtp_error err;
+	const char *in = "FROM:<a@b> RequireTLS SMTPUTF8";
+	assert_true(smtp_parse_mail(in, strlen(in), &m, &err));
+	assert_true(m.requiretls && m.smtputf8);
 }
 
 static void test_mail_param_texts(void **state)

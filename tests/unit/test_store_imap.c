@@ -1378,6 +1378,7 @@ static void test_migration(void **state)
 	/* back to schema 1: what 1 -> 2, 2 -> 3 and 3 -> 4 added goes, the data stays */
 	raw_sql(f, "DROP INDEX queue_due; ALTER TABLE queue DROP COLUMN held; ALTER TABLE queue DROP COLUMN warned;"
 		   "ALTER TABLE queue DROP COLUMN body_8bit; ALTER TABLE queue DROP COLUMN smtputf8;"
+		   "ALTER TABLE queue DROP COLUMN requiretls;"
 		   "DROP TRIGGER messages_count_ins; DROP TRIGGER messages_count_del;"
 		   "DROP TRIGGER messages_count_flags; DROP TRIGGER mailboxes_delete;"
 		   "DROP INDEX messages_deleted; DROP INDEX messages_unseen;"

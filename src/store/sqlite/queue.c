@@ -17,7 +17,8 @@
 
 #define QUEUE_COLUMNS \
 	"SELECT id, sender, rcpt, orcpt, notify, ret, envid, size, created, next_attempt," \
-	" attempts, last_error, message_id, blob_id, queue_offset, held, warned, body_8bit, smtputf8 FROM queue"
+	" attempts, last_error, message_id, blob_id, queue_offset, held, warned, body_8bit, smtputf8," \
+	" requiretls FROM queue"
 static const char SQL_QUEUE_LIST[] = QUEUE_COLUMNS " ORDER BY id";
 static const char SQL_QUEUE_DUE[] =
 	QUEUE_COLUMNS " WHERE next_attempt <= ?1 AND held = 0 ORDER BY next_attempt, id LIMIT ?2";
@@ -71,6 +72,7 @@ static enum store_status queue_rows(struct store_sq *sq, sqlite3_stmt *st, store
 		r->e.warned = sqlite3_column_int(st, 16) != 0;
 		r->e.body_8bit = sqlite3_column_int(st, 17) != 0;
 		r->e.smtputf8 = sqlite3_column_int(st, 18) != 0;
+		r->e.requiretls = sqlite3_column_int(st, 19) != 0;
 	}
 	sqlite3_reset(st);
 	enum store_status status = STORE_OK;

@@ -231,13 +231,14 @@ static const char *const migrations[] = {
 	/*
 	 * 3 -> 4: outbound delivery.  held: the operator stopped the entry
 	 * (`tern queue hold`); warned: its sender has had the delay DSN;
-	 * body_8bit / smtputf8: what the client declared at MAIL FROM, which
-	 * the next hop must be told (or must support).
+	 * body_8bit / smtputf8 / requiretls: what the client declared at MAIL
+	 * FROM, which the next hop must be told (or must support).
 	 */
 	("ALTER TABLE queue ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE queue ADD COLUMN body_8bit INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE queue ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;"
 	 "CREATE INDEX queue_due ON queue (held, next_attempt);"),
 };
 

@@ -78,7 +78,8 @@ static const char SQL_MESSAGE_INSERT[] =
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 static const char SQL_QUEUE_INSERT[] =
 	"INSERT INTO queue (blob_id, queue_offset, size, message_id, sender, rcpt, orcpt, notify, ret, envid,"
-	" created, next_attempt, body_8bit, smtputf8) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)";
+	" created, next_attempt, body_8bit, smtputf8, requiretls)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)";
 
 struct sq_writer {
 	struct store_writer_base base;  /* first: store.c finds the ops through it */
@@ -356,6 +357,7 @@ static bool insert_queue(struct store_sq *sq, struct work *w, const struct store
 	sqlite3_bind_int64(st, 11, now);
 	sqlite3_bind_int(st, 12, d->body_8bit);
 	sqlite3_bind_int(st, 13, d->smtputf8);
+	sqlite3_bind_int(st, 14, d->requiretls);
 	return store_sq_step_done(sq, st, "queue insert");
 }
 

@@ -43,6 +43,7 @@ static void usage(FILE *f)
 	      "  mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID\n"
 	      "  queue list | queue retry|hold|release ID|all | queue delete ID\n"
 	      "  dns lookup a|aaaa|mx|txt|tlsa|ptr NAME\n"
+	      "  dns mta-sts [--no-cache] DOMAIN...\n"
 	      "\n"
 	      "The config file is -c FILE, else $TERN_CONFIG, else /etc/tern/tern.conf.\n", f);
 }

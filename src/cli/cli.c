@@ -32,7 +32,7 @@ static const struct group {
 	{ "alias", cli_alias_cmd, "alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list" },
 	{ "mail", cli_mail_cmd, "mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID" },
 	{ "queue", cli_queue_cmd, "queue list | queue retry|hold|release ID|all | queue delete ID" },
-	{ "dns", cli_dns_cmd, "dns lookup a|aaaa|mx|txt|tlsa|ptr NAME" },
+	{ "dns", cli_dns_cmd, "dns lookup a|aaaa|mx|txt|tlsa|ptr NAME | dns mta-sts [--no-cache] DOMAIN..." },
 };
 
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

@@ -1,16 +1,24 @@
 /*
  * item.c — queue rows as the scheduler keeps them between the scan and the
- * outcome (struct queue_item owns copies of the row's strings), and the
- * status code of a stored reply.
+ * outcome (struct queue_item owns copies of the row's strings), the status
+ * code of a stored reply, and the one header field delivery looks at.
  */
 #include "queue/queue_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "mail/header.h"
 #include "store/store.h"
+
+/* How much of a message is read to find its TLS-Required field. */
+#define HEADER_SCAN_MAX (64 * 1024)
 
 void queue_item_from_entry(struct queue_item *it, const struct store_queue_entry *e)
 {
@@ -84,4 +92,32 @@ void queue_reply_status(const char *reply, char *out, size_t outsize, const char
 		snprintf(out, outsize, "%s", fallback);
 	else
 		snprintf(out, outsize, "%.*s", (int)n, p);
+}
+
+bool queue_tls_optional(int fd, uint64_t offset)
+{
+	char *head = xmalloc(HEADER_SCAN_MAX);
+	size_t got = 0;
+	while (got < HEADER_SCAN_MAX) {
+		ssize_t r = pread(fd, head + got, HEADER_SCAN_MAX - got, (off_t)(offset + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	bool optional = false;
+	struct mail_hdr_iter it;
+	struct mail_hdr_field f;
+	mail_hdr_iter_init(&it, head, got);
+	while (!optional && mail_hdr_next(&it, &f)) {
+		if (!mail_hdr_is(&f, "TLS-Required"))
+			continue;
+		struct buf v = BUF_INIT;
+		mail_hdr_unfold(&v, f.value, f.value_len);
+		optional = strcasecmp(buf_cstr(&v), "No") == 0;
+		buf_free(&v);
+	}
+	free(head);
+	return optional;
 }

@@ -70,6 +70,12 @@ unsigned queue_notify_sender(struct store *s, struct store_writer *w, const stru
 			     void (*done)(void *arg), void *arg);
 void queue_on_notice_done(void *arg);
 
+/*
+ * Whether the message at offset in fd says "TLS-Required: No" (RFC 8689
+ * §5): its sender prefers delivery to the recipient's TLS policy.
+ */
+bool queue_tls_optional(int fd, uint64_t offset);
+
 /* The enhanced status code at the start of a reply ("550 5.1.1 ..." or "4.4.1 ..."), else fallback. */
 void queue_reply_status(const char *reply, char *out, size_t outsize, const char *fallback);
 

@@ -5,6 +5,7 @@ against real SMTP servers (aiosmtpd, tests/e2e/smtppeer.py) on loopback.
 an MX lookup; the MX-route tests (test_delivery_mx.py) add a DNS server.
 """
 
+import datetime as dt
 import os
 import re
 import time
@@ -83,6 +84,23 @@ def test_temporary_failure_retried_then_sent(make_tern, peers, peer_port):
     wait_queue_empty(t)
     # No notice for a delivery that only took a retry.
     assert t.messages("alice@example.test") == []
+
+
+def test_retries_back_off_exponentially(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    peer.rcpt_reply["far@remote.example"] = "451 4.3.0 busy"
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, retry_min="2s", retry_max="4s")
+    submit(t, ["far@remote.example"])
+    stamps = []
+    deadline = time.time() + 30
+    while len(stamps) < 4 and time.time() < deadline:
+        stamps = [dt.datetime.strptime(m, "%Y-%m-%dT%H:%M:%S.%f").timestamp() for m in
+                  re.findall(r"ts=(\S+)Z [^\n]*to=<far@remote\.example> [^\n]*status=deferred", t.log())]
+        time.sleep(0.2)
+    assert len(stamps) >= 4, t.log()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    # 2 s, then 4 s, then capped at 4 s (whole seconds, so up to one more).
+    assert 1.5 <= gaps[0] <= 3.2 and 3.5 <= gaps[1] <= 5.2 and 3.5 <= gaps[2] <= 5.2, gaps
 
 
 def test_unreachable_relay_defers_with_reason(make_tern, peer_port):

@@ -32,10 +32,21 @@
  * A session is closed (socket gone) by session_close() and freed by a
  * zero-delay event afterwards, so code running in its callbacks may close
  * it and return without touching freed memory.
+ *
+ * TLS follows the address's policy (s->policy, tls.c): MAY starts TLS when
+ * it is offered and, when the handshake fails, lets the delivery retry the
+ * address in plain text (MTA_END_PLAIN).  ENCRYPT, VERIFY and DANE need
+ * TLS: no STARTTLS offered, STARTTLS refused, a failed handshake or a
+ * certificate that does not pass the policy's check (tls_up) ends the
+ * session before MAIL with 4.7.5 and the next address is tried
+ * (tls_refuse, MTA_END_NEXT) — nothing is ever sent in plain text then.
+ * Each connection logs its TLS outcome once: tls=none|opportunistic|
+ * verified|dane-verified with policy=none|may|encrypt|verify|dane.
  */
 #include "mta/mta_int.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -129,6 +140,7 @@ static enum mta_result reply_result(int code)
 static void session_destroy(struct mta_session *s)
 {
 	mta_session_unlink(s->m, s);
+	mta_tls_policy_unref(&s->policy);
 	event_free(s->timer);
 	event_free(s->free_ev);
 	mta_reply_parser_free(&s->rp);
@@ -336,9 +348,53 @@ static void connected(struct mta_session *s)
 	expect(s, 1);
 }
 
+/* What requires TLS, for reasons: "DANE", "MTA-STS", ... */
+static const char *policy_label(const struct mta_tls_policy *p)
+{
+	switch (p->mode) {
+	case MTA_TLS_DANE: return "DANE";
+	case MTA_TLS_ENCRYPT: return "DANE, no usable TLSA record";
+	default: return p->source;
+	}
+}
+
+/*
+ * The policy requires TLS and this connection cannot have it: nothing was
+ * sent, the next address is tried (RFC 7672 §2.2, RFC 8461 §5), 4.7.5 if
+ * none is left.  Never kept for reuse.
+ */
+static void tls_refuse(struct mta_session *s, enum fate fate, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void tls_refuse(struct mta_session *s, enum fate fate, const char *fmt, ...)
+{
+	char what[768], why[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	snprintf(why, sizeof why, "%s TLS is required (%s) but %s", MTA_TLS_STATUS, policy_label(s->policy), what);
+	log_warn("mta", "session=%s queue_id=%s msg=\"TLS required, host not used\" relay=%s tls=%s policy=%s reason=%s",
+		 s->id, lq(qid(s)), lq(s->relay), mta_tls_outcome_name(MTA_TLSO_FAILED),
+		 mta_tls_mode_name(s->policy->mode), lq(why));
+	s->tls_logged = true;
+	if (fate == CLOSE)
+		s->broken = true;
+	mta_delivery_error(s->d, MTA_DEFERRED, MTA_TLS_STATUS, why, false);
+	end_job(s, MTA_END_NEXT, fate == KEEP ? QUIT : fate);
+}
+
 static void tls_failed(struct mta_session *s, const char *reason)
 {
-	char why[1024];
+	char why[1024], cert[256];
+	SSL *ssl = s->state == MTA_S_HANDSHAKE ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+	bool bad_cert = ssl && mta_tls_verify_error(ssl, cert, sizeof cert);
+	if (mta_tls_required(s->policy)) {
+		if (bad_cert)
+			tls_refuse(s, CLOSE, "the certificate of %s[%s] did not verify: %s", s->addr.host, s->addr.ip, cert);
+		else
+			tls_refuse(s, CLOSE, "the TLS handshake with %s[%s] failed: %s", s->addr.host, s->addr.ip, reason);
+		return;
+	}
 	snprintf(why, sizeof why, "TLS handshake with %s[%s] failed: %s", s->addr.host, s->addr.ip, reason);
 	log_warn("mta", "session=%s queue_id=%s msg=\"TLS handshake failed\" relay=%s reason=%s", s->id,
 		 lq(qid(s)), lq(s->relay), lq(reason));
@@ -350,13 +406,26 @@ static void tls_failed(struct mta_session *s, const char *reason)
 static void tls_up(struct mta_session *s)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+	char info[512] = "";
 	evtimer_del(s->timer);
+	enum mta_tls_outcome o = ssl ? mta_tls_ssl_check(ssl, s->policy, info, sizeof info) : MTA_TLSO_FAILED;
+	if (o == MTA_TLSO_FAILED) {
+		/* Handshake done, nothing sent yet: the connection goes without a word. */
+		tls_refuse(s, CLOSE, "the certificate of %s[%s] did not verify: %s", s->addr.host, s->addr.ip,
+			   info[0] ? info : "no TLS");
+		return;
+	}
 	s->tls = true;
-	if (s->d)
+	s->tls_outcome = o;
+	s->tls_logged = true;
+	if (s->d) {
 		s->d->job->tls = true;
-	log_info("mta", "session=%s queue_id=%s msg=\"TLS established\" relay=%s version=%s cipher=%s verified=no",
+		s->d->tls_outcome = o;
+	}
+	log_info("mta", "session=%s queue_id=%s msg=\"TLS established\" relay=%s version=%s cipher=%s tls=%s policy=%s%s%s",
 		 s->id, lq(qid(s)), lq(s->relay), ssl ? SSL_get_version(ssl) : "-",
-		 ssl ? SSL_get_cipher_name(ssl) : "-");
+		 ssl ? SSL_get_cipher_name(ssl) : "-", mta_tls_outcome_name(o), mta_tls_mode_name(s->policy->mode),
+		 info[0] ? " match=" : "", info[0] ? lq(info) : "");
 	send_ehlo(s);
 }
 
@@ -452,8 +521,8 @@ static bool bind_source(struct mta_session *s, int fd)
 	return true;
 }
 
-struct mta_session *mta_session_connect(struct mta *m, struct mta_delivery *d,
-					const struct mta_addr *a, bool no_tls)
+struct mta_session *mta_session_connect(struct mta *m, struct mta_delivery *d, const struct mta_addr *a,
+					struct mta_tls_policy *tls, bool no_tls)
 {
 	struct mta_session *s = xcalloc(1, sizeof *s);
 	struct event_base *base = mta_base(m);
@@ -461,7 +530,9 @@ struct mta_session *mta_session_connect(struct mta *m, struct mta_delivery *d,
 	s->d = d;
 	d->session = s;
 	s->addr = *a;
-	s->no_tls = no_tls;
+	s->policy = tls ? mta_tls_policy_ref(tls) : mta_tls_policy_new(MTA_TLS_MAY, "default", a->host);
+	s->no_tls = no_tls || s->policy->mode == MTA_TLS_NONE;
+	assert(!(s->no_tls && mta_tls_required(s->policy)));
 	mta_addr_format(a, s->relay, sizeof s->relay);
 	snprintf(s->key, sizeof s->key, "%s", d->key);
 	random_id(s->id, 10);
@@ -475,10 +546,13 @@ struct mta_session *mta_session_connect(struct mta *m, struct mta_delivery *d,
 	mta_session_link(m, s);
 	snprintf(d->job->relay, sizeof d->job->relay, "%s", s->relay);
 	d->job->tls = false;
+	d->tls_known = true;
+	d->tls_mode = s->policy->mode;
+	d->tls_outcome = MTA_TLSO_NONE;
 	s->state = MTA_S_CONNECT;
 	s->stage = "connecting";
-	log_debug("mta", "session=%s queue_id=%s msg=connecting relay=%s starttls=%s", s->id, lq(qid(s)),
-		  lq(s->relay), no_tls ? "no" : "yes");
+	log_debug("mta", "session=%s queue_id=%s msg=connecting relay=%s starttls=%s policy=%s", s->id, lq(qid(s)),
+		  lq(s->relay), s->no_tls ? "no" : "yes", mta_tls_mode_name(s->policy->mode));
 
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || !bind_source(s, fd)) {
@@ -702,6 +776,20 @@ static void after_hello(struct mta_session *s)
 		expect(s, 1);
 		return;
 	}
+	if (!s->tls && mta_tls_required(s->policy)) {
+		if (!(s->caps.flags & MTA_CAP_STARTTLS))
+			tls_refuse(s, QUIT, "STARTTLS was not offered by host %s[%s]", s->addr.host, s->addr.ip);
+		else
+			tls_refuse(s, QUIT, "TLS is not available to talk to host %s[%s]", s->addr.host, s->addr.ip);
+		return;
+	}
+	if (!s->tls && !s->tls_logged) {
+		s->tls_logged = true;
+		log_info("mta", "session=%s queue_id=%s msg=\"no TLS\" relay=%s tls=none policy=%s reason=%s", s->id,
+			 lq(qid(s)), lq(s->relay), mta_tls_mode_name(s->policy->mode),
+			 lq(s->no_tls ? (s->policy->mode == MTA_TLS_NONE ? "TLS not wanted" : "STARTTLS failed before")
+			    : (s->caps.flags & MTA_CAP_STARTTLS) ? "no TLS context" : "STARTTLS not offered"));
+	}
 	if (relay_auth(s)) {
 		if (!s->tls) {
 			snprintf(why, sizeof why, "relay %s[%s] %s: not sending the password in clear", s->addr.host,
@@ -773,7 +861,13 @@ static void start_tls(struct mta_session *s)
 		return;
 	}
 	if (!s->addr.literal)
-		SSL_set_tlsext_host_name(ssl, s->addr.host);
+		SSL_set_tlsext_host_name(ssl, s->addr.host);   /* SNI: the MX host's name */
+	char why[256];
+	if (!mta_tls_ssl_setup(ssl, s->policy, why, sizeof why)) {
+		SSL_free(ssl);
+		tls_failed(s, why);
+		return;
+	}
 	bufferevent_set_timeouts(s->bev, NULL, NULL);
 	struct bufferevent *f = bufferevent_openssl_filter_new(mta_base(s->m), s->bev, ssl,
 							       BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
@@ -798,6 +892,10 @@ static void on_starttls(struct mta_session *s, const struct mta_reply *r)
 	}
 	char text[MTA_REPLY_TEXT_MAX];
 	mta_reply_join(r, text, sizeof text);
+	if (mta_tls_required(s->policy)) {
+		tls_refuse(s, QUIT, "host %s[%s] refused STARTTLS: %s", s->addr.host, s->addr.ip, text);
+		return;
+	}
 	log_info("mta", "session=%s queue_id=%s msg=\"STARTTLS refused, continuing without TLS\" relay=%s reply=%s",
 		 s->id, lq(qid(s)), lq(s->relay), lq(text));
 	s->no_tls = true;
@@ -840,6 +938,18 @@ static void start_transaction(struct mta_session *s)
 	s->bdat_inflight = 0;
 	s->bdat_failed = false;
 
+	if (job->requiretls && (!s->tls || (s->policy->mode != MTA_TLS_DANE && s->policy->mode != MTA_TLS_VERIFY) ||
+				!(s->caps.flags & MTA_CAP_REQUIRETLS))) {
+		/* Another host may do better; when none does, the last reason bounces (RFC 8689 §4.2.1). */
+		snprintf(why, sizeof why, "REQUIRETLS is required, but host %s[%s] %s", s->addr.host, s->addr.ip,
+			 !s->tls ? "gave no TLS" : !(s->caps.flags & MTA_CAP_REQUIRETLS) ? "does not offer REQUIRETLS"
+			 : "has no verified TLS policy (DANE or MTA-STS)");
+		log_info("mta", "session=%s queue_id=%s msg=\"host not used for a REQUIRETLS message\" relay=%s reason=%s",
+			 s->id, lq(qid(s)), lq(s->relay), lq(why));
+		mta_delivery_error(s->d, MTA_BOUNCED, "5.7.30", why, false);
+		end_job(s, MTA_END_NEXT, QUIT);
+		return;
+	}
 	if (job->smtputf8 && !(s->caps.flags & MTA_CAP_SMTPUTF8)) {
 		snprintf(why, sizeof why, "SMTPUTF8 is required, but was not offered by host %s[%s]", s->addr.host,
 			 s->addr.ip);
@@ -950,6 +1060,8 @@ static void send_mail(struct mta_session *s)
 		buf_puts(&line, " BODY=8BITMIME");
 	if (job->smtputf8)
 		buf_puts(&line, " SMTPUTF8");
+	if (job->requiretls)
+		buf_puts(&line, " REQUIRETLS");
 	if (caps & MTA_CAP_DSN) {
 		if (job->ret && (strcasecmp(job->ret, "FULL") == 0 || strcasecmp(job->ret, "HDRS") == 0))
 			buf_printf(&line, " RET=%s", job->ret);
@@ -1276,6 +1388,9 @@ void mta_session_start_job(struct mta_session *s, struct mta_delivery *d)
 	s->reused = true;
 	snprintf(d->job->relay, sizeof d->job->relay, "%s", s->relay);
 	d->job->tls = s->tls;
+	d->tls_known = true;
+	d->tls_mode = s->policy->mode;
+	d->tls_outcome = s->tls_outcome;
 	log_debug("mta", "session=%s queue_id=%s msg=\"reusing connection\" relay=%s", s->id, lq(qid(s)), lq(s->relay));
 	start_transaction(s);
 }

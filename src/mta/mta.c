@@ -19,7 +19,13 @@
  * Idle cache: a session whose transaction ended cleanly is kept up to
  * MTA_IDLE_MS for the next job with the same key (the relay, or the
  * recipient domain), at most max_per_destination per key and
- * max_connections in all; the most recently used goes first.
+ * max_connections in all; the most recently used goes first.  A cached
+ * session keeps the TLS policy it was connected under.
+ *
+ * TLS: the route gives each address its host's policy (mta_int.h, tls.c);
+ * the delivery hands it to the session it connects, and only a policy
+ * that allows plain text lets a failed handshake be retried without
+ * STARTTLS (MTA_END_PLAIN).
  */
 #include "mta/mta_int.h"
 
@@ -39,12 +45,16 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "mta/sts.h"
 
 struct mta {
 	struct event_base *base;
 	const struct config *cfg;
 	struct dns_resolver *dns;
 	SSL_CTX *ssl;
+	const struct mta_policy_source *policies;  /* destination TLS policies (MTA-STS), or NULL */
+	struct mta_sts *sts;                /* [delivery] mta_sts: the policy source, else NULL */
+	struct mta_policy_source sts_source;
 	char *password;             /* the relay's, or NULL */
 	bool have_relay;
 	struct mta_dest relay;
@@ -59,6 +69,47 @@ struct event_base *mta_base(const struct mta *m) { return m->base; }
 const struct config *mta_config(const struct mta *m) { return m->cfg; }
 SSL_CTX *mta_ssl_ctx(const struct mta *m) { return m->ssl; }
 const char *mta_password(const struct mta *m) { return m->password; }
+void mta_set_policy_source(struct mta *m, const struct mta_policy_source *src) { m->policies = src; }
+
+/* ---- MTA-STS as the destination policy source ------------------------------ */
+
+struct sts_lookup {
+	mta_dest_policy_cb cb;
+	void *arg;
+	struct mta_sts_req *req;
+};
+
+static void on_sts_policy(const struct mta_sts_policy *p, void *arg)
+{
+	struct sts_lookup *l = arg;
+	/* "testing" and "none" deliver as without a policy (RFC 8461 §5). */
+	struct mta_dest_policy dp = {
+		.enforce = true,
+		.mx = p ? (const char *const *)p->mx : NULL,
+		.nmx = p ? p->nmx : 0,
+		.source = "MTA-STS",
+	};
+	mta_dest_policy_cb cb = l->cb;
+	void *cb_arg = l->arg;
+	free(l);
+	cb(p && p->mode == STS_ENFORCE ? &dp : NULL, cb_arg);
+}
+
+static void *sts_start(void *ctx, const char *domain, mta_dest_policy_cb cb, void *arg)
+{
+	struct sts_lookup *l = xmalloc(sizeof *l);
+	l->cb = cb;
+	l->arg = arg;
+	l->req = mta_sts_get(ctx, domain, on_sts_policy, l);
+	return l;
+}
+
+static void sts_cancel(void *ctx, void *lookup)
+{
+	struct sts_lookup *l = lookup;
+	mta_sts_cancel(l->req);
+	free(l);
+}
 
 /* ---- sessions and the idle cache ------------------------------------------ */
 
@@ -165,9 +216,11 @@ void mta_rcpt_result(struct mta_delivery *d, size_t i, enum mta_result res, cons
 	r->dsn_passed = false;
 	char to[sizeof r->reply];
 	snprintf(to, sizeof to, "<%s>", r->addr);
-	log_info("mta", "session=%s queue_id=%s to=%s relay=%s delay=%.1f tls=%s dsn=%s status=%s reply=%s",
+	log_info("mta", "session=%s queue_id=%s to=%s relay=%s delay=%.1f tls=%s tls_policy=%s tls_peer=%s dsn=%s status=%s reply=%s",
 		 d->session ? d->session->id : d->last_session[0] ? d->last_session : "-", lq(d->job->queue_id), lq(to), lq(d->job->relay),
-		 (double)(now_ms() - d->start_ms) / 1000.0, d->job->tls ? "yes" : "no", lq(r->status),
+		 (double)(now_ms() - d->start_ms) / 1000.0, d->job->tls ? "yes" : "no",
+		 d->tls_known ? mta_tls_mode_name(d->tls_mode) : "-",
+		 d->tls_known ? mta_tls_outcome_name(d->job->tls ? d->tls_outcome : MTA_TLSO_NONE) : "-", lq(r->status),
 		 result_name(res), lq(r->reply));
 }
 
@@ -202,6 +255,17 @@ static void delivery_unlink(struct mta_delivery *d)
 	d->prev = d->next = NULL;
 }
 
+/* The addresses and their TLS policies. */
+static void delivery_drop_addrs(struct mta_delivery *d)
+{
+	if (d->tls)
+		for (size_t i = 0; i < d->naddrs; i++)
+			mta_tls_policy_unref(&d->tls[i]);
+	XFREE(&d->tls);
+	XFREE(&d->addrs);
+	d->naddrs = 0;
+}
+
 static void delivery_free(struct mta_delivery *d)
 {
 	delivery_unlink(d);
@@ -211,7 +275,7 @@ static void delivery_free(struct mta_delivery *d)
 	if (d->finish_ev)
 		event_free(d->finish_ev);
 	free(d->rstate);
-	free(d->addrs);
+	delivery_drop_addrs(d);
 	free(d);
 }
 
@@ -247,7 +311,53 @@ static void try_next(struct mta_delivery *d)
 		return;
 	}
 	idle_evict(d->m);
-	mta_session_connect(d->m, d, &d->addrs[d->next_addr], d->plain_retry);
+	mta_session_connect(d->m, d, &d->addrs[d->next_addr], d->tls[d->next_addr], d->plain_retry);
+}
+
+/*
+ * What the sender asked of TLS (RFC 8689): REQUIRETLS keeps only hosts
+ * whose certificate will be verified (DANE, or MTA-STS's VERIFY), and
+ * bounces 5.7.30 when there are none; "TLS-Required: No" turns every
+ * policy that requires TLS into an opportunistic one.  false: the
+ * delivery is finished.
+ */
+static bool apply_sender_tls_wishes(struct mta_delivery *d)
+{
+	const struct mta_job *job = d->job;
+	if (job->requiretls) {
+		size_t k = 0;
+		for (size_t i = 0; i < d->naddrs; i++) {
+			enum mta_tls_mode mode = d->tls[i]->mode;
+			if (mode == MTA_TLS_DANE || mode == MTA_TLS_VERIFY) {
+				d->addrs[k] = d->addrs[i];
+				d->tls[k++] = d->tls[i];
+			} else {
+				mta_tls_policy_unref(&d->tls[i]);
+			}
+		}
+		d->naddrs = k;
+		if (k == 0) {
+			char why[600];
+			snprintf(why, sizeof why, "REQUIRETLS is required, but no host of %s has a verified TLS policy"
+				 " (DANE or MTA-STS)", d->dest.name);
+			log_info("mta", "queue_id=%s msg=\"no route\" dest=%s dsn=5.7.30 reason=%s", lq(job->queue_id),
+				 lq(d->dest.name), lq(why));
+			mta_rcpt_result_all(d, MTA_BOUNCED, "5.7.30", why, false);
+			delivery_finish(d);
+			return false;
+		}
+	} else if (job->tls_optional) {
+		for (size_t i = 0; i < d->naddrs; i++) {
+			if (!mta_tls_required(d->tls[i]))
+				continue;
+			log_info("mta", "queue_id=%s msg=\"TLS-Required: No, the host's TLS policy is not enforced\" "
+				 "host=%s policy=%s", lq(job->queue_id), lq(d->addrs[i].host),
+				 mta_tls_mode_name(d->tls[i]->mode));
+			mta_tls_policy_unref(&d->tls[i]);
+			d->tls[i] = mta_tls_policy_new(MTA_TLS_MAY, "tls-required-no", d->addrs[i].host);
+		}
+	}
+	return true;
 }
 
 static void on_route(struct mta_route_result *res, void *arg)
@@ -261,18 +371,25 @@ static void on_route(struct mta_route_result *res, void *arg)
 		delivery_finish(d);
 		return;
 	}
-	free(d->addrs);
+	delivery_drop_addrs(d);
 	d->addrs = res->addrs;
+	d->tls = res->tls;
 	d->naddrs = res->naddrs;
 	res->addrs = NULL;
+	res->tls = NULL;
 	d->next_addr = 0;
 	d->plain_retry = false;
+	if (!apply_sender_tls_wishes(d))
+		return;
 	try_next(d);
 }
 
 static void delivery_route(struct mta_delivery *d)
 {
-	d->route = mta_route_start(d->m->base, d->m->dns, &d->dest, d->m->cfg->hostname, on_route, d);
+	/* "TLS-Required: No": neither DANE nor MTA-STS is asked (RFC 8689 §5). */
+	bool ignore = d->job->tls_optional && !d->job->requiretls;
+	d->route = mta_route_start(d->m->base, d->m->dns, &d->dest, d->m->cfg->hostname,
+				   d->m->cfg->delivery.dane && !ignore, ignore ? NULL : d->m->policies, on_route, d);
 }
 
 void mta_delivery_session_end(struct mta_delivery *d, struct mta_session *s, enum mta_session_end how)
@@ -293,13 +410,15 @@ void mta_delivery_session_end(struct mta_delivery *d, struct mta_session *s, enu
 				 s->id, lq(d->job->queue_id), lq(s->relay));
 			snprintf(d->job->relay, sizeof d->job->relay, "none");
 			d->job->tls = false;
+			d->tls_known = false;
 			d->last_status[0] = '\0';
 			delivery_route(d);
 			return;
 		}
 		break;
 	case MTA_END_PLAIN:
-		if (!d->plain_retry && !need_auth(d)) {
+		/* A policy that requires TLS never gets here (the session says NEXT); kept safe anyway. */
+		if (!d->plain_retry && !need_auth(d) && !mta_tls_required(s->policy)) {
 			d->plain_retry = true;
 			log_info("mta", "session=%s queue_id=%s msg=\"TLS failed, retrying without STARTTLS\" relay=%s",
 				 s->id, lq(d->job->queue_id), lq(s->relay));
@@ -313,6 +432,16 @@ void mta_delivery_session_end(struct mta_delivery *d, struct mta_session *s, enu
 	d->plain_retry = false;
 	d->next_addr++;
 	try_next(d);
+}
+
+/*
+ * Sessions of jobs whose TLS rules differ from the destination's policy
+ * (REQUIRETLS, "TLS-Required: No") are cached apart: a connection made
+ * without the policy's TLS must never carry an ordinary job.
+ */
+static const char *key_suffix(const struct mta_job *job)
+{
+	return job->requiretls ? "|requiretls" : job->tls_optional ? "|tls-optional" : "";
 }
 
 /* An address the session would put into a command: no control characters, no brackets. */
@@ -361,9 +490,9 @@ void mta_deliver(struct mta *m, struct mta_job *job)
 			mta_rcpt_result(d, i, MTA_BOUNCED, "5.1.3", "bad recipient address syntax", false);
 	if (m->have_relay) {
 		d->dest = m->relay;
-		snprintf(d->key, sizeof d->key, "relay");
+		snprintf(d->key, sizeof d->key, "relay%s", key_suffix(job));
 	} else if (mta_dest_domain(job->domain ? job->domain : "", (uint16_t)m->cfg->delivery.smtp_port, &d->dest)) {
-		snprintf(d->key, sizeof d->key, "%s", d->dest.name);
+		snprintf(d->key, sizeof d->key, "%s%s", d->dest.name, key_suffix(job));
 	} else {
 		mta_rcpt_result_all(d, MTA_BOUNCED, "5.1.2", "bad destination domain", false);
 		delivery_finish(d);
@@ -424,19 +553,6 @@ static char *read_password(const char *path)
 	return pw;
 }
 
-static SSL_CTX *client_ssl_ctx(void)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* Opportunistic TLS (RFC 7435): encrypt, but do not authenticate the peer. */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	return ctx;
-}
-
 struct mta *mta_new(struct event_base *base, const struct config *cfg, struct dns_resolver *dns)
 {
 	/*
@@ -464,10 +580,15 @@ struct mta *mta_new(struct event_base *base, const struct config *cfg, struct dn
 		else if (!(m->password = read_password(cfg->delivery.relay_password_file)))
 			goto fail;
 	}
-	m->ssl = client_ssl_ctx();
-	if (!m->ssl) {
-		log_error("mta", "msg=\"cannot create the TLS client context\"");
-		goto fail;
+	m->ssl = mta_tls_ctx_new(cfg->delivery.tls_ca_file);
+	if (!m->ssl)
+		goto fail;     /* logged */
+	if (cfg->delivery.mta_sts) {
+		m->sts = mta_sts_new(base, cfg, dns);
+		if (!m->sts)
+			goto fail;     /* logged */
+		m->sts_source = (struct mta_policy_source){ sts_start, sts_cancel, m->sts };
+		m->policies = &m->sts_source;
 	}
 	return m;
 fail:
@@ -485,6 +606,8 @@ void mta_free(struct mta **mp)
 		mta_session_free(m->sessions);
 	while (m->deliveries)
 		delivery_free(m->deliveries);
+	/* After the deliveries: freeing them cancelled their policy lookups. */
+	mta_sts_free(&m->sts);
 	if (m->ssl)
 		SSL_CTX_free(m->ssl);
 	if (m->password) {

@@ -4,10 +4,18 @@
  * The queue scheduler (src/queue/) hands the MTA jobs; the MTA finds the
  * destination's hosts (the relay, or the recipient domain's MX hosts in
  * preference order, implicit MX, every A/AAAA address of each), talks
- * SMTP to them (EHLO/HELO, opportunistic STARTTLS, PIPELINING, SIZE,
- * 8BITMIME, SMTPUTF8, DSN, CHUNKING, AUTH to a relay), and reports an
- * outcome per recipient.  A connection left idle after a job is kept a
- * few seconds for the next job to the same destination.
+ * SMTP to them (EHLO/HELO, STARTTLS, PIPELINING, SIZE, 8BITMIME,
+ * SMTPUTF8, DSN, CHUNKING, AUTH to a relay), and reports an outcome per
+ * recipient.  A connection left idle after a job is kept a few seconds for
+ * the next job to the same destination.
+ *
+ * TLS is per host: opportunistic (STARTTLS when offered, unchecked) unless
+ * DNSSEC-signed TLSA records ask for DANE ([delivery] dane, RFC 7672) or a
+ * destination policy (MTA-STS) asks for verified TLS; then TLS is
+ * mandatory, the certificate must pass, and a host that fails is skipped
+ * like an unreachable one (4.7.5 when none is left), never used in plain
+ * text.  The per-recipient log line says tls=yes|no tls_policy=may|
+ * encrypt|verify|dane tls_peer=none|opportunistic|verified|dane-verified.
  *
  * Everything runs on the loop the MTA was created on; done() is called on
  * that loop, never from inside mta_deliver().  Concurrency limits are the
@@ -49,7 +57,9 @@ struct mta_rcpt {
 	/*
 	 * What to tell the sender: the remote reply as received (multi-line
 	 * replies joined with "; ", at most 511 bytes) when remote is true,
-	 * otherwise tern's own reason ("connection refused", "host not found").
+	 * otherwise tern's own reason ("connection refused", "host not found";
+	 * a TLS policy failure's starts with its status: "4.7.5 TLS is
+	 * required (DANE) but ...").
 	 */
 	char reply[512];
 	bool remote;                /* reply came from the remote host (DSN Diagnostic-Code: smtp) */
@@ -68,11 +78,20 @@ struct mta_job {
 	uint64_t size;              /* octets from offset to the end */
 	bool body_8bit;             /* BODY=8BITMIME was declared (or 8-bit octets seen) */
 	bool smtputf8;              /* SMTPUTF8 was declared: the peer must offer it, else bounce 5.6.7 */
+	/*
+	 * REQUIRETLS (RFC 8689): only to hosts with a DANE or MTA-STS
+	 * (verified) TLS policy that offer REQUIRETLS themselves, else
+	 * bounce 5.7.30.  tls_optional ("TLS-Required: No", §5, ignored
+	 * with requiretls): the recipient's policy is not enforced, TLS is
+	 * still used when it can be.
+	 */
+	bool requiretls;
+	bool tls_optional;
 	struct mta_rcpt *rcpts;
 	size_t nrcpts;
 	/* Out, set before done(). */
 	char relay[320];            /* "host[ip]:port" of the last host tried, "none" when none was */
-	bool tls;                   /* the message went over TLS */
+	bool tls;                   /* the message went over TLS (authenticated or not) */
 	/* Called once, on the MTA's loop, when every rcpt has its result. */
 	void (*done)(struct mta_job *job);
 	void *arg;

@@ -222,6 +222,7 @@ static const struct {
 	{ "DSN", MTA_CAP_DSN },
 	{ "AUTH", MTA_CAP_AUTH },
 	{ "ENHANCEDSTATUSCODES", MTA_CAP_ENHANCEDSTATUSCODES },
+	{ "REQUIRETLS", MTA_CAP_REQUIRETLS },
 };
 
 static unsigned auth_mech(const char *s, size_t n)

@@ -91,6 +91,7 @@ enum {
 	MTA_CAP_DSN          = 1u << 6,
 	MTA_CAP_AUTH         = 1u << 7,
 	MTA_CAP_ENHANCEDSTATUSCODES = 1u << 8,
+	MTA_CAP_REQUIRETLS   = 1u << 9,
 };
 
 enum {

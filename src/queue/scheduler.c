@@ -27,9 +27,11 @@
 #include "queue/queue_int.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns/dns.h"
 #include "lib/config.h"
@@ -364,6 +366,14 @@ static bool job_prepare(struct queue *q, struct qjob *j)
 	m->size = it->size;
 	m->body_8bit = it->body_8bit;
 	m->smtputf8 = it->smtputf8;
+	m->requiretls = it->requiretls;
+	if (!it->requiretls) {
+		int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			m->tls_optional = queue_tls_optional(fd, it->queue_offset);
+			close(fd);
+		}
+	}
 	m->rcpts = j->rcpts;
 	m->nrcpts = j->n;
 	m->done = on_job_done;

@@ -162,7 +162,7 @@ class Tern:
         auth = {"allow_plaintext": "no", "failure_delay": "50ms", "max_failure_delay": "1s"}
         auth.update(s.get("auth", {}))
         lines = [
-            "hostname = mx.example.test",
+            "hostname = " + s.get("hostname", "mx.example.test"),
             "data_dir = " + self.data_dir,
             "threads = 2",
         ]

@@ -95,14 +95,16 @@ class SmtpPeer:
             return AuthResult(success=ok)
         return check
 
-    def wait_messages(self, n, timeout=30):
+    def wait_messages(self, n, timeout=30, log=None):
+        """The messages once there are n; log (a callable, e.g. Tern.log) is shown on failure."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             with self.lock:
                 if len(self.messages) >= n:
                     return list(self.messages)
             time.sleep(0.05)
-        raise AssertionError("peer %s got %d messages, wanted %d" % (self.host, len(self.messages), n))
+        raise AssertionError("peer %s got %d messages, wanted %d%s" % (self.host, len(self.messages), n,
+                                                                      "\n" + log() if log else ""))
 
     def stop(self):
         self.controller.stop()

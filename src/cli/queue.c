@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "lib/util.h"
-#include "lib/xalloc.h"
 
 /* DSN (RFC 3461) parameters as key=value words, NOTIFY bits as the SMTP layer stores them; REQUIRETLS. */
 static void print_dsn(const struct store_queue_entry *e)
@@ -79,18 +78,6 @@ static void print_entry(void *ctx, const struct store_queue_entry *e)
 	printf("\t%s\t%s\n", next, e->held ? "held" : "queued");
 }
 
-struct ids {
-	int64_t *v;
-	size_t n;
-};
-
-static void collect_id(void *ctx, const struct store_queue_entry *e)
-{
-	struct ids *ids = ctx;
-	ids->v = xrealloc(ids->v, (ids->n + 1) * sizeof *ids->v);
-	ids->v[ids->n++] = e->id;
-}
-
 enum action { RETRY, HOLD, RELEASE, DELETE };
 
 static enum store_status apply(struct store *s, enum action a, int64_t id)
@@ -110,17 +97,17 @@ static enum store_status apply(struct store *s, enum action a, int64_t id)
 	return store_queue_delete(s, id);
 }
 
+/*
+ * One statement for the whole queue: a loop of single-row commits takes
+ * seconds on a long queue and holds the write lock against the running
+ * server's scheduler all that time.
+ */
 static int apply_all(struct cli *c, struct store *s, enum action a)
 {
-	struct ids ids = { NULL, 0 };
-	enum store_status st = store_queue_list(s, collect_id, &ids);
-	for (size_t i = 0; i < ids.n && st == STORE_OK; i++) {
-		st = apply(s, a, ids.v[i]);
-		if (st == STORE_NOTFOUND)   /* delivered or deleted meanwhile */
-			st = STORE_OK;
-	}
-	free(ids.v);
-	return cli_status(c, st, "queue");
+	uint64_t changed;
+	enum store_queue_all_op op = a == RETRY ? STORE_QUEUE_RETRY_ALL : a == HOLD ? STORE_QUEUE_HOLD_ALL
+				     : STORE_QUEUE_RELEASE_ALL;
+	return cli_status(c, store_queue_all(s, op, &changed), "queue");
 }
 
 int cli_queue_cmd(struct cli *c, int argc, char **argv)

@@ -17,9 +17,9 @@
  * least every SCAN_POLL_S so that `tern queue retry|release`, done by
  * another process, take effect promptly.
  *
- * Each recipient's outcome is applied with its own durable store call:
- * sent and bounced rows go (store_queue_finish), deferred ones get their
- * next attempt.  A crash between the remote 250 and the finish means the
+ * A job's outcomes are applied in one durable transaction
+ * (store_queue_apply): sent and bounced rows go, deferred ones get their
+ * next attempt.  A crash between the remote 250 and that commit means the
  * message goes out once more at the next start — the price every MTA
  * pays, and the safe side of losing it.
  */
@@ -75,6 +75,7 @@ struct queue {
 	struct qjob *jobs;              /* those jobs, for quiesce */
 	struct destination *dests;
 	struct inflight *inflight[INFLIGHT_BUCKETS];
+	size_t ninflight;
 	unsigned pending_bounces;       /* notifications at the writer */
 	uint64_t rate_wake_ms;          /* a destination's rate delay ends then (0: none waiting) */
 };
@@ -101,6 +102,7 @@ static void inflight_add(struct queue *q, int64_t id)
 	f->id = id;
 	f->next = q->inflight[b];
 	q->inflight[b] = f;
+	q->ninflight++;
 }
 
 static void inflight_del(struct queue *q, int64_t id)
@@ -110,6 +112,7 @@ static void inflight_del(struct queue *q, int64_t id)
 			struct inflight *f = *p;
 			*p = f->next;
 			free(f);
+			q->ninflight--;
 			return;
 		}
 	}
@@ -242,20 +245,19 @@ static void apply_outcomes(struct queue *q, struct qjob *j)
 	int64_t lifetime = (int64_t)(q->cfg->delivery.queue_lifetime_ms / 1000);
 	int64_t warn_after = (int64_t)(q->cfg->delivery.delay_warning_ms / 1000);
 	struct queue_notice failed = { 0 }, delayed = { 0 }, relayed = { 0 };
-	bool *finish = xcalloc(j->n, sizeof *finish);
+	struct store_queue_outcome *out = xcalloc(j->n, sizeof *out);
 
 	for (size_t i = 0; i < j->n; i++) {
 		struct queue_item *it = &j->items[i];
 		struct mta_rcpt *r = &j->rcpts[i];
-		enum store_status st = STORE_OK;
+		out[i].id = it->id;
+		out[i].op = STORE_QUEUE_FINISH;
 		switch (r->result) {
 		case MTA_SENT:
-			finish[i] = true;
 			if (wants(it->notify, MTA_NOTIFY_SUCCESS) && !r->dsn_passed)
 				queue_notice_add(&relayed, it, r, DSN_RELAYED, j->mj.relay);
 			break;
 		case MTA_BOUNCED:
-			finish[i] = true;
 			if (wants(it->notify, MTA_NOTIFY_FAILURE))
 				queue_notice_add(&failed, it, r, DSN_FAILED, j->mj.relay);
 			break;
@@ -263,22 +265,20 @@ static void apply_outcomes(struct queue *q, struct qjob *j)
 			if (now - it->created >= lifetime) {
 				log_info("queue", "queue_id=%s to=<%s> status=expired attempts=%u reply=%s",
 					 it->message_id, it->rcpt, it->attempts + 1, lq(r->reply));
-				finish[i] = true;
 				if (wants(it->notify, MTA_NOTIFY_FAILURE))
 					queue_notice_add(&failed, it, r, DSN_FAILED, j->mj.relay);
 				break;
 			}
-			st = store_queue_defer(q->store, it->id, now + backoff_s(q->cfg, it->attempts), r->reply);
-			if (st == STORE_OK && !it->warned && warn_after > 0 && now - it->created >= warn_after &&
+			out[i].op = STORE_QUEUE_DEFER;
+			out[i].next_attempt = now + backoff_s(q->cfg, it->attempts);
+			out[i].error = r->reply;
+			if (!it->warned && warn_after > 0 && now - it->created >= warn_after &&
 			    wants(it->notify, MTA_NOTIFY_DELAY)) {
-				st = store_queue_set_warned(q->store, it->id);
+				out[i].warned = true;
 				queue_notice_add(&delayed, it, r, DSN_DELAYED, j->mj.relay);
 			}
 			break;
 		}
-		if (st != STORE_OK && st != STORE_NOTFOUND)
-			log_error("queue", "msg=\"cannot record the outcome\" queue_id=%s id=%lld to=<%s> status=%s",
-				  it->message_id, (long long)it->id, it->rcpt, store_status_str(st));
 	}
 	/* Never to <>: a notice about a notice is how loops start. */
 	const struct queue_item *first = &j->items[0];
@@ -294,15 +294,11 @@ static void apply_outcomes(struct queue *q, struct qjob *j)
 				 first->message_id, notices[k]->n);
 		queue_notice_clear(notices[k]);
 	}
-	for (size_t i = 0; i < j->n; i++) {
-		if (!finish[i])
-			continue;
-		enum store_status st = store_queue_finish(q->store, j->items[i].id);
-		if (st != STORE_OK && st != STORE_NOTFOUND)
-			log_error("queue", "msg=\"cannot remove a finished entry\" queue_id=%s id=%lld status=%s",
-				  j->items[i].message_id, (long long)j->items[i].id, store_status_str(st));
-	}
-	free(finish);
+	enum store_status st = store_queue_apply(q->store, out, j->n);
+	if (st != STORE_OK)
+		log_error("queue", "msg=\"cannot record the outcomes\" queue_id=%s rcpts=%zu status=%s",
+			  first->message_id, j->n, store_status_str(st));
+	free(out);
 }
 
 static void release_job(struct queue *q, struct qjob *j)
@@ -421,7 +417,19 @@ static void scan(struct queue *q)
 	struct scan sc = { 0 };
 	int64_t now = now_unix();
 	q->rate_wake_ms = 0;
-	if (store_queue_due(q->store, now, SCAN_LIMIT, collect, &sc) != STORE_OK)
+	/*
+	 * Enough rows to fill the free connections even when every row in
+	 * flight comes first (they are due too), not the whole due queue:
+	 * each finished job scans again.
+	 */
+	unsigned max = q->cfg->delivery.max_connections;
+	size_t free_slots = q->active < max ? max - q->active : 0;
+	size_t limit = q->ninflight + free_slots * QUEUE_JOB_RCPTS;
+	if (limit > SCAN_LIMIT)
+		limit = SCAN_LIMIT;
+	if (free_slots == 0)
+		limit = 0;
+	if (limit && store_queue_due(q->store, now, limit, collect, &sc) != STORE_OK)
 		log_error("queue", "msg=\"cannot read the queue\"");
 	int64_t lifetime = (int64_t)(q->cfg->delivery.queue_lifetime_ms / 1000);
 	const struct config *cfg = q->cfg;

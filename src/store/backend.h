@@ -77,11 +77,10 @@ struct store_ops {
 	enum store_status (*queue_retry)(struct store *s, int64_t id);
 	enum store_status (*queue_due)(struct store *s, int64_t now, size_t limit, store_queue_cb cb, void *ctx);
 	enum store_status (*queue_next_due)(struct store *s, int64_t *when);
-	enum store_status (*queue_defer)(struct store *s, int64_t id, int64_t next_attempt, const char *error);
 	enum store_status (*queue_hold)(struct store *s, int64_t id, bool held);
-	enum store_status (*queue_set_warned)(struct store *s, int64_t id);
-	enum store_status (*queue_finish)(struct store *s, int64_t id);
 	bool (*blob_path)(struct store *s, const char *blob_id, char *out, size_t size);
+	enum store_status (*queue_apply)(struct store *s, const struct store_queue_outcome *o, size_t n);
+	enum store_status (*queue_all)(struct store *s, enum store_queue_all_op op, uint64_t *changed);
 
 	struct store_writer *(*writer_start)(const char *data_dir);
 	void (*writer_stop)(struct store_writer *w);

@@ -330,24 +330,22 @@ enum store_status store_queue_next_due(struct store *s, int64_t *when)
 	return ops_of(s)->queue_next_due(s, when);
 }
 
-enum store_status store_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error)
-{
-	return ops_of(s)->queue_defer(s, id, next_attempt, error);
-}
 
 enum store_status store_queue_hold(struct store *s, int64_t id, bool held)
 {
 	return ops_of(s)->queue_hold(s, id, held);
 }
 
-enum store_status store_queue_set_warned(struct store *s, int64_t id)
+
+
+enum store_status store_queue_apply(struct store *s, const struct store_queue_outcome *o, size_t n)
 {
-	return ops_of(s)->queue_set_warned(s, id);
+	return ops_of(s)->queue_apply(s, o, n);
 }
 
-enum store_status store_queue_finish(struct store *s, int64_t id)
+enum store_status store_queue_all(struct store *s, enum store_queue_all_op op, uint64_t *changed)
 {
-	return ops_of(s)->queue_finish(s, id);
+	return ops_of(s)->queue_all(s, op, changed);
 }
 
 bool store_blob_path(struct store *s, const char *blob_id, char *out, size_t size)

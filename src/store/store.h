@@ -436,15 +436,29 @@ enum store_status store_queue_due(struct store *s, int64_t now, size_t limit, st
 enum store_status store_queue_next_due(struct store *s, int64_t *when);
 enum store_status store_queue_delete(struct store *s, int64_t id);   /* blob freed when unreferenced */
 enum store_status store_queue_retry(struct store *s, int64_t id);    /* next_attempt = now */
-/* A failed attempt: attempts + 1, last_error, next try at next_attempt. */
-enum store_status store_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error);
 enum store_status store_queue_hold(struct store *s, int64_t id, bool held);
-enum store_status store_queue_set_warned(struct store *s, int64_t id);
 /*
- * Delivered or bounced: the entry goes, quietly (store_queue_delete is
- * the operator's and logs).  Durable on return, like every call here.
+ * The scheduler's outcomes of one job in one transaction (one sync for
+ * all its recipients): finished rows (delivered or bounced) go, quietly
+ * (store_queue_delete is the operator's and logs); deferred ones get
+ * attempts + 1, last_error and their next attempt (and warned when set).
+ * Rows already gone are skipped.  Durable on return, like every call here.
  */
-enum store_status store_queue_finish(struct store *s, int64_t id);
+enum store_queue_op { STORE_QUEUE_FINISH, STORE_QUEUE_DEFER };
+struct store_queue_outcome {
+	int64_t id;
+	enum store_queue_op op;
+	int64_t next_attempt;       /* DEFER */
+	const char *error;          /* DEFER: the new last_error */
+	bool warned;                /* DEFER: the delay notice went out */
+};
+enum store_status store_queue_apply(struct store *s, const struct store_queue_outcome *o, size_t n);
+/*
+ * Every entry at once, one statement: RETRY (due now), HOLD, RELEASE
+ * (not held, due now).  *changed gets the number of rows changed.
+ */
+enum store_queue_all_op { STORE_QUEUE_RETRY_ALL, STORE_QUEUE_HOLD_ALL, STORE_QUEUE_RELEASE_ALL };
+enum store_status store_queue_all(struct store *s, enum store_queue_all_op op, uint64_t *changed);
 /* The file of a blob (for the SMTP client, which streams it); false if out is too small. */
 bool store_blob_path(struct store *s, const char *blob_id, char *out, size_t size);
 

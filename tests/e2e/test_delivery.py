@@ -10,7 +10,7 @@ import os
 import re
 import time
 
-from conftest import message
+from conftest import free_port, message
 from deliveryutil import FAST, queue_rows, report_of, status_fields, submit, wait_inbox, wait_queue_empty
 from smtppeer import client_tls_context
 
@@ -290,3 +290,38 @@ def test_queue_survives_restart(make_tern, peers, peer_port):
     got = peer.wait_messages(1, timeout=20)[0]
     assert b"Subject: persist" in got.data
     wait_queue_empty(t)
+
+
+def test_dsn_parameters_reach_a_dsn_capable_relay(make_tern, certs):
+    """tern to tern: the relay (a second tern, AUTH over STARTTLS) queues
+    the mail with the sender's NOTIFY, ORCPT, RET and ENVID intact."""
+    port = free_port()
+    b = make_tern(start=False, hostname="relay.other.test", listen={"submission": "127.0.0.33:%d" % port})
+    b.start()
+    a = make_tern(start=False)
+    pw = os.path.join(a.dir, "relay.pw")
+    with open(pw, "w") as f:
+        f.write("secret-pw\n")
+    os.chmod(pw, 0o644)
+    a.write_config(delivery=dict(FAST, relay="[127.0.0.33]:%d" % port, relay_username="alice@example.test",
+                                 relay_password_file=pw))
+    a.start()
+    s = a.submission()
+    s.sendmail("alice@example.test", ["far@remote.example"], message("dsn", frm="alice@example.test").encode(),
+               mail_options=["RET=HDRS", "ENVID=env+2B7"],
+               rcpt_options=["NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;Far@Remote.Example"])
+    s.quit()
+    deadline = time.time() + 20
+    rows = []
+    while time.time() < deadline and not rows:
+        rows = queue_rows(b)
+        time.sleep(0.1)
+    assert len(rows) == 1, a.log()
+    row = rows[0]
+    assert row[2] == "alice@example.test" and row[3] == "far@remote.example"
+    params = row[7].split()
+    assert "notify=FAILURE,DELAY" in params and "ret=HDRS" in params, params
+    assert "envid=env+7" in params or "envid=env+2B7" in params, params
+    assert "orcpt=rfc822;Far@Remote.Example" in params, params
+    wait_queue_empty(a)
+    a.wait_log(r"to=<far@remote\.example> relay=127\.0\.0\.33\[127\.0\.0\.33\]:%d .*tls=yes .*status=sent" % port)

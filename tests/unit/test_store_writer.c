@@ -236,10 +236,11 @@ static void test_queue_scheduling(void **state)
 	assert_true(when > 0 && when <= now + 1);
 
 	/* y later, z held: only x is due now; y comes back after its time. */
-	assert_int_equal(store_queue_defer(s, y, now + 100, "451 4.3.0 later"), STORE_OK);
-	assert_int_equal(store_queue_defer(s, y, now + 200, "451 4.3.0 later again"), STORE_OK);
+	struct store_queue_outcome later = { y, STORE_QUEUE_DEFER, now + 100, "451 4.3.0 later", false };
+	assert_int_equal(store_queue_apply(s, &later, 1), STORE_OK);
+	later = (struct store_queue_outcome){ y, STORE_QUEUE_DEFER, now + 200, "451 4.3.0 later again", true };
+	assert_int_equal(store_queue_apply(s, &later, 1), STORE_OK);
 	assert_int_equal(store_queue_hold(s, z, true), STORE_OK);
-	assert_int_equal(store_queue_set_warned(s, y), STORE_OK);
 	q.n = 0;
 	buf_reset(&q.text);
 	assert_int_equal(store_queue_due(s, now + 1, 10, collect_due, &q), STORE_OK);
@@ -254,12 +255,15 @@ static void test_queue_scheduling(void **state)
 	assert_int_equal(store_queue_due(s, now + 300, 1, collect_due, &q), STORE_OK);
 	assert_int_equal(q.n, 1);
 
-	/* held rows do not count for the next wake-up */
-	assert_int_equal(store_queue_finish(s, x), STORE_OK);
-	assert_int_equal(store_queue_finish(s, x), STORE_NOTFOUND);
+	/* held rows do not count for the next wake-up; a row gone is skipped */
+	struct store_queue_outcome fin[] = { { x, STORE_QUEUE_FINISH, 0, NULL, false },
+					     { x, STORE_QUEUE_FINISH, 0, NULL, false },
+					     { 999999, STORE_QUEUE_DEFER, now, "x", false } };
+	assert_int_equal(store_queue_apply(s, fin, 3), STORE_OK);
 	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
 	assert_int_equal(when, now + 200);
-	assert_int_equal(store_queue_finish(s, y), STORE_OK);
+	fin[0].id = y;
+	assert_int_equal(store_queue_apply(s, fin, 1), STORE_OK);
 	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
 	assert_int_equal(when, 0);
 	assert_int_equal(count_blobs(f), 1);
@@ -271,10 +275,20 @@ static void test_queue_scheduling(void **state)
 	buf_reset(&q.text);
 	assert_int_equal(store_queue_due(s, now + 300, 10, collect_due, &q), STORE_OK);
 	assert_int_equal(q.n, 1);
-	assert_int_equal(store_queue_finish(s, z), STORE_OK);
+	/* the whole queue at once */
+	uint64_t changed;
+	assert_int_equal(store_queue_all(s, STORE_QUEUE_HOLD_ALL, &changed), STORE_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_queue_next_due(s, &when), STORE_OK);
+	assert_int_equal(when, 0);
+	assert_int_equal(store_queue_all(s, STORE_QUEUE_RELEASE_ALL, &changed), STORE_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_queue_all(s, STORE_QUEUE_RETRY_ALL, &changed), STORE_OK);
+	assert_int_equal(changed, 1);
+	fin[0].id = z;
+	assert_int_equal(store_queue_apply(s, fin, 1), STORE_OK);
 	assert_int_equal(count_blobs(f), 0);
 	assert_false(store_blob_path(s, "../../etc/passwd", path, sizeof path));
-	assert_int_equal(store_queue_defer(s, z, now, "x"), STORE_NOTFOUND);
 	assert_int_equal(store_queue_hold(s, z, true), STORE_NOTFOUND);
 	buf_free(&q.text);
 }

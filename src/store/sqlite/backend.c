@@ -75,11 +75,10 @@ const struct store_ops store_sqlite_ops = {
 	.queue_retry = store_sq_queue_retry,
 	.queue_due = store_sq_queue_due,
 	.queue_next_due = store_sq_queue_next_due,
-	.queue_defer = store_sq_queue_defer,
 	.queue_hold = store_sq_queue_hold,
-	.queue_set_warned = store_sq_queue_set_warned,
-	.queue_finish = store_sq_queue_finish,
 	.blob_path = store_sq_blob_path_op,
+	.queue_apply = store_sq_queue_apply,
+	.queue_all = store_sq_queue_all,
 
 	.writer_start = store_sq_writer_start,
 	.writer_stop = store_sq_writer_stop,

@@ -28,7 +28,11 @@ static const char SQL_QUEUE_RETRY[] = "UPDATE queue SET next_attempt = ?2 WHERE 
 static const char SQL_QUEUE_DEFER[] =
 	"UPDATE queue SET next_attempt = ?2, attempts = attempts + 1, last_error = ?3 WHERE id = ?1";
 static const char SQL_QUEUE_HOLD[] = "UPDATE queue SET held = ?2 WHERE id = ?1";
-static const char SQL_QUEUE_WARNED[] = "UPDATE queue SET warned = 1 WHERE id = ?1";
+static const char SQL_QUEUE_DEFER_WARNED[] =
+	"UPDATE queue SET next_attempt = ?2, attempts = attempts + 1, last_error = ?3, warned = 1 WHERE id = ?1";
+static const char SQL_QUEUE_RETRY_ALL[] = "UPDATE queue SET next_attempt = ?1 WHERE held = 0";
+static const char SQL_QUEUE_HOLD_ALL[] = "UPDATE queue SET held = 1 WHERE held = 0";
+static const char SQL_QUEUE_RELEASE_ALL[] = "UPDATE queue SET held = 0, next_attempt = ?1 WHERE held = 1";
 
 /* A listed entry with its strings owned. */
 struct queue_row {
@@ -47,10 +51,13 @@ static enum store_status queue_rows(struct store_sq *sq, sqlite3_stmt *st, store
 {
 	/* Collected first, so that the callback may change the queue (retry, delete). */
 	struct queue_row *rows = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rows = xrealloc(rows, (n + 1) * sizeof *rows);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			rows = xrealloc(rows, cap * sizeof *rows);
+		}
 		struct queue_row *r = &rows[n++];
 		memset(r, 0, sizeof *r);
 		r->e.id = sqlite3_column_int64(st, 0);
@@ -161,16 +168,6 @@ enum store_status store_sq_queue_retry(struct store *s, int64_t id)
 	return update_one(sq, st, id, "queue retry");
 }
 
-enum store_status store_sq_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error)
-{
-	struct store_sq *sq = (struct store_sq *)(void *)s;
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_QUEUE_DEFER);
-	if (!st)
-		return STORE_IOERR;
-	sqlite3_bind_int64(st, 2, next_attempt);
-	sqlite3_bind_text(st, 3, error ? error : "", -1, SQLITE_STATIC);
-	return update_one(sq, st, id, "queue defer");
-}
 
 enum store_status store_sq_queue_hold(struct store *s, int64_t id, bool held)
 {
@@ -182,29 +179,60 @@ enum store_status store_sq_queue_hold(struct store *s, int64_t id, bool held)
 	return update_one(sq, st, id, "queue hold");
 }
 
-enum store_status store_sq_queue_set_warned(struct store *s, int64_t id)
-{
-	struct store_sq *sq = (struct store_sq *)(void *)s;
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_QUEUE_WARNED);
-	if (!st)
-		return STORE_IOERR;
-	return update_one(sq, st, id, "queue warned");
-}
 
-enum store_status store_sq_queue_finish(struct store *s, int64_t id)
-{
-	struct store_sq *sq = (struct store_sq *)(void *)s;
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_QUEUE_DELETE);
-	if (!st)
-		return STORE_IOERR;
-	enum store_status status = update_one(sq, st, id, "queue finish");
-	if (status == STORE_OK)
-		store_sq_blob_gc(sq);
-	return status;
-}
 
 bool store_sq_blob_path_op(struct store *s, const char *blob_id, char *out, size_t size)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
 	return store_sq_blob_id_valid(blob_id) && store_sq_blob_path(sq, blob_id, out, size);
+}
+
+enum store_status store_sq_queue_apply(struct store *s, const struct store_queue_outcome *o, size_t n)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	if (n == 0)
+		return STORE_OK;
+	if (!store_sq_begin(sq))
+		return STORE_IOERR;
+	bool freed = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *sql = o[i].op == STORE_QUEUE_FINISH ? SQL_QUEUE_DELETE
+				  : o[i].warned ? SQL_QUEUE_DEFER_WARNED : SQL_QUEUE_DEFER;
+		sqlite3_stmt *st = store_sq_stmt(sq, sql);
+		if (!st)
+			goto fail;
+		sqlite3_bind_int64(st, 1, o[i].id);
+		if (o[i].op == STORE_QUEUE_DEFER) {
+			sqlite3_bind_int64(st, 2, o[i].next_attempt);
+			sqlite3_bind_text(st, 3, o[i].error ? o[i].error : "", -1, SQLITE_STATIC);
+		}
+		if (!store_sq_step_done(sq, st, "queue outcome"))
+			goto fail;
+		freed |= o[i].op == STORE_QUEUE_FINISH && sqlite3_changes(sq->db) > 0;
+	}
+	if (!store_sq_commit(sq))
+		goto fail;
+	if (freed)
+		store_sq_blob_gc(sq);
+	return STORE_OK;
+fail:
+	store_sq_rollback(sq);
+	return STORE_IOERR;
+}
+
+enum store_status store_sq_queue_all(struct store *s, enum store_queue_all_op op, uint64_t *changed)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	const char *sql = op == STORE_QUEUE_RETRY_ALL ? SQL_QUEUE_RETRY_ALL
+			  : op == STORE_QUEUE_HOLD_ALL ? SQL_QUEUE_HOLD_ALL : SQL_QUEUE_RELEASE_ALL;
+	sqlite3_stmt *st = store_sq_stmt(sq, sql);
+	*changed = 0;
+	if (!st)
+		return STORE_IOERR;
+	if (op != STORE_QUEUE_HOLD_ALL)
+		sqlite3_bind_int64(st, 1, now_unix());
+	if (!store_sq_step_done(sq, st, "queue all"))
+		return STORE_IOERR;
+	*changed = (uint64_t)sqlite3_changes(sq->db);
+	return STORE_OK;
 }

@@ -238,11 +238,10 @@ enum store_status store_sq_queue_delete(struct store *s, int64_t id);
 enum store_status store_sq_queue_retry(struct store *s, int64_t id);
 enum store_status store_sq_queue_due(struct store *s, int64_t now, size_t limit, store_queue_cb cb, void *ctx);
 enum store_status store_sq_queue_next_due(struct store *s, int64_t *when);
-enum store_status store_sq_queue_defer(struct store *s, int64_t id, int64_t next_attempt, const char *error);
 enum store_status store_sq_queue_hold(struct store *s, int64_t id, bool held);
-enum store_status store_sq_queue_set_warned(struct store *s, int64_t id);
-enum store_status store_sq_queue_finish(struct store *s, int64_t id);
 bool store_sq_blob_path_op(struct store *s, const char *blob_id, char *out, size_t size);
+enum store_status store_sq_queue_apply(struct store *s, const struct store_queue_outcome *o, size_t n);
+enum store_status store_sq_queue_all(struct store *s, enum store_queue_all_op op, uint64_t *changed);
 
 /* ---- writer.c ----------------------------------------------------------- */
 

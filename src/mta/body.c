@@ -18,15 +18,27 @@ void mta_body_encode(struct mta_body *b, const char *in, size_t n, struct buf *o
 	char *o = out->data + out->len;
 	char last = b->last;
 	bool bol = b->bol;
-	for (size_t i = 0; i < n; i++) {
-		char c = in[i];
-		if (c == '\n' && last != '\r')
-			*o++ = '\r';
-		else if (c == '.' && bol && b->dot_stuff)
+	/* Line by line, each line copied whole: the per-byte loop was a third of a 1 MiB delivery's CPU. */
+	size_t i = 0;
+	while (i < n) {
+		if (bol && b->dot_stuff && in[i] == '.')
 			*o++ = '.';
-		*o++ = c;
-		last = c;
-		bol = c == '\n';
+		const char *nl = memchr(in + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - in) : n;
+		memcpy(o, in + i, end - i);
+		o += end - i;
+		if (end > i)
+			last = in[end - 1];
+		if (!nl) {
+			bol = false;
+			break;
+		}
+		if (last != '\r')
+			*o++ = '\r';
+		*o++ = '\n';
+		last = '\n';
+		bol = true;
+		i = end + 1;
 	}
 	out->len = (size_t)(o - out->data);
 	out->data[out->len] = '\0';

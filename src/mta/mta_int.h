@@ -102,7 +102,8 @@ struct mta_tlsa {
 struct mta_tls_policy {
 	unsigned refs;
 	enum mta_tls_mode mode;
-	const char *source;     /* static, for logs: "default", "dane", "tlsa-unusable", or the policy source's */
+	char source[32];        /* for logs: "default", "dane", "tlsa-unusable", or the policy source's (a copy:
+				   the route that names it goes before the sessions do) */
 	char host[256];         /* the host's name (DANE base domain, messages); "" for an address literal */
 	char *names[MTA_TLS_MAX_NAMES];     /* VERIFY: the names the certificate may be valid for
 					       (A-labels, lower case, no trailing dot) */

@@ -415,7 +415,7 @@ static void on_tlsa(const struct dns_result *res, void *arg)
 		}
 		if (p->ntlsa == 0) {
 			p->mode = MTA_TLS_ENCRYPT;      /* TLS is promised, authentication impossible */
-			p->source = "tlsa-unusable";
+			snprintf(p->source, sizeof p->source, "tlsa-unusable");
 		}
 		log_info("mta", "msg=\"DANE TLSA records\" dest=%s host=%s port=%u usable=%zu unusable=%zu over_limit=%zu policy=%s",
 			 lq(r->dest.name), lq(h->name), r->dest.port, p->ntlsa, unusable, over, mta_tls_mode_name(p->mode));

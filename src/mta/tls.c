@@ -45,7 +45,7 @@ struct mta_tls_policy *mta_tls_policy_new(enum mta_tls_mode mode, const char *so
 	struct mta_tls_policy *p = xcalloc(1, sizeof *p);
 	p->refs = 1;
 	p->mode = mode;
-	p->source = source ? source : "default";
+	snprintf(p->source, sizeof p->source, "%s", source ? source : "default");
 	snprintf(p->host, sizeof p->host, "%s", host ? host : "");
 	return p;
 }

@@ -46,6 +46,18 @@ def queue_rows(t):
     return [line.split("\t") for line in t.cli("queue", "list").stdout.splitlines() if line.strip()]
 
 
+def wait_deferred(t, timeout=30):
+    """The queue's rows once each has been tried (the log line of an attempt
+    comes before the scheduler records its outcome)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = queue_rows(t)
+        if rows and all(int(r[5]) >= 1 for r in rows):
+            return rows
+        time.sleep(0.1)
+    raise AssertionError("queue rows not tried: %r\n%s" % (queue_rows(t), t.log()))
+
+
 def wait_queue_empty(t, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:

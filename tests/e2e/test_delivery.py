@@ -11,7 +11,8 @@ import re
 import time
 
 from conftest import free_port, message
-from deliveryutil import FAST, queue_rows, report_of, status_fields, submit, wait_inbox, wait_queue_empty
+from deliveryutil import FAST, queue_rows, report_of, status_fields, submit, wait_deferred, wait_inbox, \
+    wait_queue_empty
 from smtppeer import client_tls_context
 
 
@@ -74,7 +75,7 @@ def test_temporary_failure_retried_then_sent(make_tern, peers, peer_port):
     t = relay_tern(make_tern, "127.0.0.2", peer_port, retry_min="2s", retry_max="4s")
     submit(t, ["far@remote.example"])
     t.wait_log(r"to=<far@remote\.example> .*status=deferred .*try again later please")
-    rows = queue_rows(t)
+    rows = wait_deferred(t)
     assert len(rows) == 1
     assert int(rows[0][5]) >= 1                     # attempts
     assert "try again later please" in rows[0][6]   # last error
@@ -108,7 +109,7 @@ def test_unreachable_relay_defers_with_reason(make_tern, peer_port):
     t = relay_tern(make_tern, "127.0.0.2", peer_port)
     submit(t, ["far@remote.example"])
     t.wait_log(r"to=<far@remote\.example> .*status=deferred")
-    rows = queue_rows(t)
+    rows = wait_deferred(t)
     assert len(rows) == 1 and rows[0][3] == "far@remote.example"
     assert re.search(r"refused", rows[0][6], re.I), rows[0][6]
 

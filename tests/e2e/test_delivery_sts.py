@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from conftest import free_port
-from deliveryutil import FAST, queue_rows, report_of, status_fields, submit, wait_inbox, wait_queue_empty
+from deliveryutil import FAST, report_of, status_fields, submit, wait_deferred, wait_inbox, wait_queue_empty
 from httpsserver import HTTPSServer, LocalCA
 from smtppeer import client_tls_context
 
@@ -67,7 +67,7 @@ def test_enforce_with_untrusted_certificate_waits(make_tern, make_dns, peers, ca
     try:
         submit(t, ["far@remote.test"])
         t.wait_log(r"to=<far@remote\.test> .*status=deferred", timeout=30)
-        rows = queue_rows(t)
+        rows = wait_deferred(t)
         assert len(rows) == 1 and rows[0][6].startswith("4.7.5"), rows
         assert mx1.messages == [] and mx2.messages == []
     finally:
@@ -80,7 +80,7 @@ def test_enforce_without_starttls_waits(make_tern, make_dns, peers, ca):
         submit(t, ["far@remote.test"])
         t.wait_log(r"to=<far@remote\.test> .*status=deferred", timeout=30)
         assert mx2.messages == [] and mx1.messages == []
-        assert queue_rows(t)[0][6].startswith("4.7.5")
+        assert wait_deferred(t)[0][6].startswith("4.7.5")
     finally:
         web.stop()
 

@@ -32,7 +32,8 @@ import time
 import pytest
 
 from conftest import free_port
-from deliveryutil import FAST, queue_rows, submit, wait_queue_empty
+from deliveryutil import FAST, submit, wait_queue_empty
+from deliveryutil import wait_deferred as wait_tried
 from smtppeer import client_tls_context
 
 ZONE = "remote.test"
@@ -149,7 +150,7 @@ def mx_zone(ip, port, *tlsa, host="mx"):
 
 def wait_deferred(t, rcpt, timeout=30):
     t.wait_log(r"to=<%s> .*dsn=4\.7\.5 status=deferred" % rcpt.replace(".", r"\."), timeout=timeout)
-    rows = queue_rows(t)
+    rows = wait_tried(t)
     assert len(rows) == 1 and rows[0][3] == rcpt, rows
     last = rows[0][6]       # the last error, as `tern queue list` shows it
     assert last.startswith("4.7.5 "), last

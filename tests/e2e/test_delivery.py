@@ -189,14 +189,19 @@ def test_hold_and_release(make_tern, peers, peer_port):
     assert t.cli("queue", "hold", qid, check=False).returncode == 1
 
 
-def test_one_connection_for_several_messages(make_tern, peers, peer_port):
-    peer = peers("127.0.0.2", peer_port)
-    t = relay_tern(make_tern, "127.0.0.2", peer_port, max_per_destination="1")
+def submit_three(t):
+    """Three messages, one recipient each, in one submission session."""
     s = t.submission()
     for i in range(3):
         s.sendmail("alice@example.test", ["far%d@remote.example" % i],
                    message("m%d" % i, frm="alice@example.test"))
     s.quit()
+
+
+def test_one_connection_for_several_messages(make_tern, peers, peer_port):
+    peer = peers("127.0.0.2", peer_port)
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, max_per_destination="1")
+    submit_three(t)
     got = peer.wait_messages(3)
     assert sorted(r for m in got for r in m.rcpt_tos) == ["far0@remote.example", "far1@remote.example",
                                                            "far2@remote.example"]
@@ -207,11 +212,7 @@ def test_one_connection_for_several_messages(make_tern, peers, peer_port):
 def test_destination_rate_delay(make_tern, peers, peer_port):
     peer = peers("127.0.0.2", peer_port)
     t = relay_tern(make_tern, "127.0.0.2", peer_port, destination_rate_delay="1500ms")
-    s = t.submission()
-    for i in range(3):
-        s.sendmail("alice@example.test", ["far%d@remote.example" % i],
-                   message("m%d" % i, frm="alice@example.test"))
-    s.quit()
+    submit_three(t)
     got = peer.wait_messages(3, timeout=30)
     times = sorted(m.at for m in got)
     # One delivery per interval (the first at once).

@@ -17,9 +17,12 @@
  * least every SCAN_POLL_S so that `tern queue retry|release`, done by
  * another process, take effect promptly.
  *
- * A job's outcomes are applied in one durable transaction
- * (store_queue_apply): sent and bounced rows go, deferred ones get their
- * next attempt.  A crash between the remote 250 and that commit means the
+ * Outcomes are applied in durable transactions (store_queue_apply): sent
+ * and bounced rows go, deferred ones get their next attempt.  The jobs
+ * that finish in one turn of the loop share one transaction: a COMMIT is
+ * an fsync on this thread, and one per job was what bounded small-message
+ * throughput.  A finished job's rows stay in the in-flight set until their
+ * COMMIT, so no scan can start them again meanwhile.  A crash between the remote 250 and that commit means the
  * message goes out once more at the next start — the price every MTA
  * pays, and the safe side of losing it.
  */
@@ -69,10 +72,14 @@ struct queue {
 	struct mta *mta;
 	struct event *timer;
 	struct event *kick;
+	struct event *flush;            /* commits the outcomes of finished jobs */
 	atomic_bool kick_posted;
 	bool quiescing;
 	unsigned active;                /* jobs at the MTA */
 	struct qjob *jobs;              /* those jobs, for quiesce */
+	struct qjob *done;              /* finished jobs whose outcomes are in batch, not yet committed */
+	struct store_queue_outcome *batch;
+	size_t nbatch, capbatch;
 	struct destination *dests;
 	struct inflight *inflight[INFLIGHT_BUCKETS];
 	size_t ninflight;
@@ -245,7 +252,14 @@ static void apply_outcomes(struct queue *q, struct qjob *j)
 	int64_t lifetime = (int64_t)(q->cfg->delivery.queue_lifetime_ms / 1000);
 	int64_t warn_after = (int64_t)(q->cfg->delivery.delay_warning_ms / 1000);
 	struct queue_notice failed = { 0 }, delayed = { 0 }, relayed = { 0 };
-	struct store_queue_outcome *out = xcalloc(j->n, sizeof *out);
+	if (q->nbatch + j->n > q->capbatch) {
+		q->capbatch = (q->nbatch + j->n) * 2;
+		q->batch = xrealloc(q->batch, q->capbatch * sizeof *q->batch);
+	}
+	/* error strings point into j->rcpts: j lives until the batch is committed */
+	struct store_queue_outcome *out = q->batch + q->nbatch;
+	memset(out, 0, j->n * sizeof *out);
+	q->nbatch += j->n;
 
 	for (size_t i = 0; i < j->n; i++) {
 		struct queue_item *it = &j->items[i];
@@ -294,11 +308,6 @@ static void apply_outcomes(struct queue *q, struct qjob *j)
 				 first->message_id, notices[k]->n);
 		queue_notice_clear(notices[k]);
 	}
-	enum store_status st = store_queue_apply(q->store, out, j->n);
-	if (st != STORE_OK)
-		log_error("queue", "msg=\"cannot record the outcomes\" queue_id=%s rcpts=%zu status=%s",
-			  first->message_id, j->n, store_status_str(st));
-	free(out);
 }
 
 static void release_job(struct queue *q, struct qjob *j)
@@ -309,16 +318,45 @@ static void release_job(struct queue *q, struct qjob *j)
 	qjob_free(j);
 }
 
+/* Commit the batched outcomes, then let their rows and jobs go. */
+static void flush_outcomes(struct queue *q)
+{
+	if (q->nbatch) {
+		enum store_status st = store_queue_apply(q->store, q->batch, q->nbatch);
+		if (st != STORE_OK)
+			log_error("queue", "msg=\"cannot record the outcomes\" rcpts=%zu status=%s", q->nbatch,
+				  store_status_str(st));
+		q->nbatch = 0;
+	}
+	while (q->done) {
+		struct qjob *j = q->done;
+		q->done = j->next;
+		release_job(q, j);
+	}
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+	flush_outcomes(q);
+	schedule_scan(q);
+}
+
 static void on_job_done(struct mta_job *mj)
 {
 	struct qjob *j = mj->arg;
 	struct queue *q = j->q;
 	unlink_job(q, j);
 	q->active--;
-	if (!q->quiescing)
-		apply_outcomes(q, j);
-	release_job(q, j);
-	schedule_scan(q);
+	if (q->quiescing) {
+		release_job(q, j);
+		return;
+	}
+	apply_outcomes(q, j);
+	j->next = q->done;
+	q->done = j;
+	/* after the other events of this turn, which may finish more jobs */
+	event_active(q->flush, EV_READ, 0);
 }
 
 /* The message's domain part, lower case, or "" when there is none. */
@@ -392,6 +430,7 @@ static void expire_job(struct queue *q, struct qjob *j)
 		r->remote = false;
 	}
 	apply_outcomes(q, j);
+	flush_outcomes(q);
 	release_job(q, j);
 }
 
@@ -570,6 +609,7 @@ static void start_on_loop(void *arg)
 	}
 	q->timer = evtimer_new(q->base, on_timer, q);
 	q->kick = event_new(q->base, -1, 0, on_kick, q);
+	q->flush = event_new(q->base, -1, 0, on_flush, q);
 	store_queue_watch(on_rows_queued, q);
 	log_info("queue", "msg=started relay=%s", lq(q->cfg->delivery.relay ? q->cfg->delivery.relay : "-"));
 	schedule_scan(q);
@@ -589,6 +629,10 @@ struct queue *queue_start(const struct config *cfg, struct store_writer *writer)
 static void quiesce_on_loop(void *arg)
 {
 	struct queue *q = arg;
+	if (q->flush) {
+		event_del(q->flush);
+		flush_outcomes(q);      /* those went out: recorded, not sent again at the next start */
+	}
 	q->quiescing = true;
 	store_queue_watch(NULL, NULL);
 	if (q->timer)
@@ -621,7 +665,10 @@ static void finish_on_loop(void *arg)
 		event_free(q->timer);
 	if (q->kick)
 		event_free(q->kick);
-	q->timer = q->kick = NULL;
+	if (q->flush)
+		event_free(q->flush);
+	q->timer = q->kick = q->flush = NULL;
+	free(q->batch);
 	while (q->dests) {
 		struct destination *d = q->dests;
 		q->dests = d->next;

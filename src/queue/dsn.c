@@ -821,7 +821,7 @@ static void write_text_rcpt(struct dsn_out *o, struct dsn_ctx *c, const struct d
 	out_wrapped(o, t->data, t->len, DSN_TEXT_WIDTH, DSN_TEXT_INDENT, DSN_TEXT_WIDTH - 4);
 }
 
-static void write_text_part(struct dsn_out *o, struct dsn_ctx *c, bool utf8, bool full)
+static void write_text_part(struct dsn_out *o, struct dsn_ctx *c, bool utf8, bool full, bool have_orig)
 {
 	const struct dsn_report *r = c->r;
 	out_line(o, "--%s", c->boundary);
@@ -856,8 +856,11 @@ static void write_text_part(struct dsn_out *o, struct dsn_ctx *c, bool utf8, boo
 		out_line(o, "find the message by its queue id %s.", c->qid.data);
 		out_crlf(o);
 	}
-	out_line(o, full ? "Your message is attached after the delivery report."
-			 : "The header of your message is attached after the delivery report.");
+	if (!have_orig)
+		out_line(o, "Your message itself could not be read back to attach it.");
+	else
+		out_line(o, full ? "Your message is attached after the delivery report."
+				 : "The header of your message is attached after the delivery report.");
 
 	static const struct {
 		enum dsn_action action;
@@ -985,12 +988,14 @@ int64_t dsn_write(const struct dsn_report *r, int orig_fd, uint64_t orig_offset,
 
 	/* The whole message only comes back with a failure (RFC 3461 §4.3; Postfix does the same). */
 	bool want_full = c.kind == KIND_FAILED && !(r->ret && strcasecmp(r->ret, "HDRS") == 0);
-	struct dsn_orig g;
+	struct dsn_orig g = { 0 };
 	int tries = 0;
 	for (;;) {
 		char rnd[DSN_BOUNDARY_RND + 1];
 		random_id(rnd, DSN_BOUNDARY_RND);
 		snprintf(c.boundary, sizeof c.boundary, "=_tern_%s", rnd);
+		if (orig_fd < 0)
+			break;
 		if (orig_plan(orig_fd, orig_offset, want_full, c.boundary, &g) < 0) {
 			saved = errno;
 			goto out;
@@ -1017,9 +1022,11 @@ int64_t dsn_write(const struct dsn_report *r, int orig_fd, uint64_t orig_offset,
 
 	struct dsn_out o = { .fd = out_fd };
 	write_top_header(&o, &c, utf8_text || g.eightbit);
-	write_text_part(&o, &c, utf8_text, g.full);
+	write_text_part(&o, &c, utf8_text, g.full, orig_fd >= 0);
 	write_status_part(&o, &c);
-	if (write_original_part(&o, &c, &g, orig_fd, orig_offset) < 0) {
+	if (orig_fd < 0)
+		out_line(&o, "--%s--", c.boundary);
+	else if (write_original_part(&o, &c, &g, orig_fd, orig_offset) < 0) {
 		saved = errno;
 		goto out;
 	}

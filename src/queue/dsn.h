@@ -51,7 +51,8 @@ struct dsn_report {
  * out_fd: the human-readable part, message/delivery-status, and the
  * original (message/rfc822, or text/rfc822-headers for RET=HDRS, for
  * delay and success reports, and for originals over DSN_FULL_MAX) read from orig_fd starting
- * at orig_offset.  Every field value that came from the network is
+ * at orig_offset; orig_fd -1 (the original is lost) leaves that part out.
+ * Every field value that came from the network is
  * sanitised (no CR/LF, no control characters, lines folded under 998).
  * Returns the octets written, or -1 (errno set) on an I/O error.
  */

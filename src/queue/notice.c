@@ -124,13 +124,14 @@ static int64_t write_report(struct store *s, const struct queue_item *msg, const
 			    char *blob_id, size_t idsize, char **path)
 {
 	int orig = -1;
-	if (store_blob_open(s, msg->blob_id, &orig) != STORE_OK) {
-		log_error("queue", "msg=\"cannot open the message for its notification\" queue_id=%s", msg->message_id);
-		return -1;
-	}
+	/* Without the original the sender still hears what became of the mail. */
+	if (store_blob_open(s, msg->blob_id, &orig) != STORE_OK)
+		log_error("queue", "msg=\"cannot open the message for its notification: sent without it\" queue_id=%s",
+			  msg->message_id);
 	int out = store_blob_create(s, blob_id, idsize, path);
 	if (out < 0) {
-		close(orig);
+		if (orig >= 0)
+			close(orig);
 		return -1;
 	}
 	int64_t size = -1;
@@ -142,7 +143,8 @@ static int64_t write_report(struct store *s, const struct queue_item *msg, const
 	if (size < 0)
 		log_error("queue", "msg=\"cannot write the notification\" queue_id=%s err=%s", msg->message_id,
 			  lq(strerror(errno)));
-	close(orig);
+	if (orig >= 0)
+		close(orig);
 	close(out);
 	return size;
 }

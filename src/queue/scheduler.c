@@ -415,18 +415,24 @@ static bool job_prepare(struct queue *q, struct qjob *j)
 	return true;
 }
 
-/* Rows too old to try again: bounced without another attempt. */
-static void expire_job(struct queue *q, struct qjob *j)
+/*
+ * A job that never goes to the MTA, deferred with why: rows too old to
+ * try again (apply_outcomes() sees they are expired and bounces them, the
+ * last error saying why and giving the report its status code), or rows
+ * whose message file cannot even be named, which then back off like any
+ * other failure instead of failing again at every scan, and bounce when
+ * they expire.
+ */
+static void defer_job_unattempted(struct queue *q, struct qjob *j, const char *why, const char *status)
 {
 	j->rcpts = xcalloc(j->n, sizeof *j->rcpts);
 	for (size_t i = 0; i < j->n; i++) {
 		struct mta_rcpt *r = &j->rcpts[i];
-		const char *last = j->items[i].last_error;
+		const char *reason = why ? why : j->items[i].last_error;
 		r->addr = j->items[i].rcpt;
-		r->result = MTA_DEFERRED;       /* apply_outcomes() sees it is expired */
-		/* The last error says why; its status code goes into the report. */
-		snprintf(r->reply, sizeof r->reply, "%s", last[0] ? last : "delivery time expired");
-		queue_reply_status(last, r->status, sizeof r->status, "4.4.7");
+		r->result = MTA_DEFERRED;
+		snprintf(r->reply, sizeof r->reply, "%s", reason[0] ? reason : "delivery time expired");
+		queue_reply_status(reason, r->status, sizeof r->status, status);
 		r->remote = false;
 	}
 	apply_outcomes(q, j);
@@ -514,13 +520,13 @@ static void scan(struct queue *q)
 		struct qjob *j = open;
 		open = j->next_open;
 		if (j->expired) {
-			expire_job(q, j);
+			defer_job_unattempted(q, j, NULL, "4.4.7");
 			continue;
 		}
 		if (!job_prepare(q, j)) {
 			log_error("queue", "msg=\"bad blob id in the queue\" queue_id=%s blob=%s",
 				  j->items[0].message_id, lq(j->items[0].blob_id));
-			release_job(q, j);
+			defer_job_unattempted(q, j, "message file unknown (bad blob id)", "4.3.0");
 			continue;
 		}
 		j->next = q->jobs;

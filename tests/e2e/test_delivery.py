@@ -8,6 +8,7 @@ an MX lookup; the MX-route tests (test_delivery_mx.py) add a DNS server.
 import datetime as dt
 import os
 import re
+import sqlite3
 import time
 
 from conftest import free_port, message
@@ -327,3 +328,28 @@ def test_dsn_parameters_reach_a_dsn_capable_relay(make_tern, certs):
     assert "orcpt=rfc822;Far@Remote.Example" in params, params
     wait_queue_empty(a)
     a.wait_log(r"to=<far@remote\.example> relay=127\.0\.0\.33\[127\.0\.0\.33\]:%d .*tls=yes .*status=sent" % port)
+
+
+def test_row_with_bad_blob_id_backs_off_and_bounces(make_tern, peer_port):
+    """A queue row whose message file cannot even be named (a corrupt
+    blob id) is deferred like any failure, not retried at every scan, and
+    bounces when it expires: it never stays in the queue for good."""
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, queue_lifetime="6s")
+    submit(t, ["far@remote.example"], subject="lost file")
+    wait_deferred(t)
+    t.stop()
+    db = sqlite3.connect(os.path.join(t.data_dir, "index.db"))
+    db.execute("UPDATE queue SET blob_id = '../not-a-blob', next_attempt = 0")
+    db.commit()
+    db.close()
+    t.start()
+    t.wait_log(r"bad blob id in the queue")
+    rows = wait_inbox(t, "alice@example.test", 1, timeout=30)
+    report, raw = report_of(t, "alice@example.test", rows[0][0])
+    _, groups = status_fields(report)
+    assert [g["action"] for g in groups] == ["failed"], groups
+    assert "message file unknown" in groups[0]["diagnostic-code"], groups
+    assert b"could not be read back" in raw
+    wait_queue_empty(t)
+    # backed off between attempts: 1 s doubling to 2 s over the 6 s, not one every scan
+    assert len(re.findall(r"bad blob id in the queue", t.log())) <= 6, t.log()

@@ -61,6 +61,7 @@ struct report {
 	char boundary[128];
 	struct part parts[8];
 	size_t nparts;
+	bool no_original;               /* set before parse_report: two parts, not three */
 	struct fields groups[80];       /* of the message/delivery-status part */
 	size_t ngroups;
 };
@@ -222,7 +223,7 @@ static void parse_report(struct report *rp)
 		i += len + 2;
 	}
 	assert_true(closed);
-	assert_int_equal(rp->nparts, 3);
+	assert_int_equal(rp->nparts, rp->no_original ? 2 : 3);
 
 	struct part *ds = &rp->parts[1];
 	assert_string_equal(field_get(&ds->h, "Content-Type"), "message/delivery-status");
@@ -440,6 +441,32 @@ static void test_failed_report(void **state)
 	assert_null(field_get(&o->h, "Content-Transfer-Encoding"));
 	assert_int_equal(o->len, sizeof small_msg - 1);
 	assert_memory_equal(o->body, small_msg, o->len);
+	report_free(&rp);
+}
+
+/* The original lost (its blob cannot be opened): the report goes without that part. */
+static void test_without_original(void **state)
+{
+	(void)state;
+	struct dsn_rcpt rc = bob_failed();
+	struct dsn_report r = report_for(&rc, 1);
+	int out = temp_fd();
+	int64_t w = dsn_write(&r, -1, 0, out);
+	assert_true(w > 0);
+	struct report rp;
+	memset(&rp, 0, sizeof rp);
+	rp.raw = read_all(out, &rp.len);
+	close(out);
+	assert_int_equal((size_t)w, rp.len);
+	rp.no_original = true;
+	parse_report(&rp);
+	assert_int_equal(rp.nparts, 2);
+	assert_true(body_has(&rp.parts[0], "could not be read back"));
+	assert_string_equal(field_get(&rp.groups[1], "Action"), "failed");
+	assert_non_null(strstr(rp.raw, "\r\n--"));
+	char closing[sizeof rp.boundary + 8];
+	snprintf(closing, sizeof closing, "--%s--\r\n", rp.boundary);
+	assert_non_null(strstr(rp.raw, closing));
 	report_free(&rp);
 }
 
@@ -1353,6 +1380,7 @@ int main(void)
 	log_set_level(LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failed_report),
+		cmocka_unit_test(test_without_original),
 		cmocka_unit_test(test_ret_hdrs),
 		cmocka_unit_test(test_delayed),
 		cmocka_unit_test(test_size_limit),

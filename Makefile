@@ -9,7 +9,7 @@
 # tests/unit/test_*.c is a unit test, a new fuzz/fuzz_*.c is a fuzz target.
 
 PKGS      := libevent libevent_openssl libevent_pthreads openssl sqlite3 libargon2 \
-             libxcrypt inih zlib libidn2 libunbound libcurl
+             libxcrypt inih zlib libidn2 libunbound libcurl libpsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -lpthread -lm
 

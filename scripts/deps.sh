@@ -20,10 +20,11 @@ set -eu
 # tests/e2e/conftest.py (and `openssl s_client` in test_smtp_tls.py);
 # dns-root-data is the DNSSEC root trust anchor (/usr/share/dns/root.key)
 # the resolver validates with when [dns] trust_anchor is not set; libcurl
-# fetches MTA-STS policies over HTTPS.
+# fetches MTA-STS policies over HTTPS; libpsl and publicsuffix (its current
+# list, which libpsl-dev only recommends) give DMARC its organisational domains.
 BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
  libargon2-dev libcrypt-dev libinih-dev zlib1g-dev libidn2-dev libunistring-dev
- libunbound-dev dns-root-data libcurl4-openssl-dev"
+ libunbound-dev dns-root-data libcurl4-openssl-dev libpsl-dev publicsuffix"
 
 # test:
 #   libcmocka-dev                 tests/unit

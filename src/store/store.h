@@ -497,6 +497,7 @@ struct store_delivery {
 	bool body_8bit;             /* BODY=8BITMIME: told to the next hop */
 	bool smtputf8;              /* SMTPUTF8: the next hop must support it */
 	bool requiretls;            /* REQUIRETLS (RFC 8689): only over verified TLS to a peer that offers it */
+	bool junk;                  /* local copies go to each account's \Junk mailbox (INBOX when it has none) */
 
 	/*
 	 * APPEND: with mailbox_id > 0 the message goes to that mailbox (of

@@ -667,6 +667,47 @@ static void test_wal_checkpointed_by_its_thread(void **state)
 	assert_true(biggest < 12 << 20);
 }
 
+/* A junk delivery lands in each account's \Junk mailbox, or INBOX for one that deleted it. */
+static void test_junk_delivery(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	int64_t bob = account_id(s, "bob@example.org");
+	assert_int_equal(store_mailbox_delete(s, bob, "Junk"), STORE_OK);
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	const char *msg = "Subject: offer\r\n\r\nbuy now\r\n";
+	char *path = spool_file(store_spool_dir(s), msg, strlen(msg));
+	struct waiter w;
+	waiter_init(&w);
+	struct mail_meta meta = test_meta("offer");
+	int64_t ids[] = { alice, bob };
+	struct store_delivery d = {
+		.spool_path = path, .size = strlen(msg), .message_id = "JUNK1", .internaldate = 1700000100,
+		.meta = &meta, .account_ids = ids, .naccounts = 2, .sender = "spam@example.net", .junk = true,
+		.done = on_done, .arg = &w,
+	};
+	waiter_add(&w, 1);
+	store_deliver(wr, &d);
+	waiter_wait(&w);
+	free(path);
+	assert_int_equal(d.status, STORE_OK);
+	store_writer_stop(&wr);
+
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(s, alice, "Junk", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 1);
+	char *data = read_message(s, mb.id, 1, NULL);
+	assert_string_equal(data, msg);
+	free(data);
+	assert_int_equal(store_mailbox_get(s, alice, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 0);
+	assert_int_equal(store_mailbox_get(s, bob, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 1);
+}
+
 /*
  * New blob ids go in time order, so that one group's deliveries share
  * their index pages and their directory (blob.c): ids made one after the
@@ -718,6 +759,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_create_and_torn_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ids_in_time_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_junk_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_checkpointed_by_its_thread, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

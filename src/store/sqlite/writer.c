@@ -69,6 +69,11 @@ static const char SQL_BLOB_INSERT[] = "INSERT INTO blobs (id, size, refcount, cr
 static const char SQL_INBOX_NEXT[] =
 	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
 	" WHERE account_id = ?1 AND name = 'INBOX' RETURNING id, uidnext - 1, highestmodseq";
+/* The first mailbox with the \Junk attribute: DMARC quarantine and "junk instead of reject". */
+static const char SQL_JUNK_NEXT[] =
+	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+	" WHERE id = (SELECT id FROM mailboxes WHERE account_id = ?1 AND special_use = '\\Junk' ORDER BY id LIMIT 1)"
+	" RETURNING id, uidnext - 1, highestmodseq";
 static const char SQL_APPEND_NEXT[] =
 	"UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
 	" WHERE id = ?2 AND account_id = ?1 RETURNING id, uidnext - 1, highestmodseq, uidvalidity";
@@ -228,13 +233,23 @@ static enum store_status next_uid(struct store_sq *sq, struct work *w, int64_t a
 				  int64_t *uid, int64_t *modseq)
 {
 	const struct store_delivery *d = w->d;
-	sqlite3_stmt *st = store_sq_stmt(sq, d->mailbox_id > 0 ? SQL_APPEND_NEXT : SQL_INBOX_NEXT);
+	bool junk = d->junk && d->mailbox_id <= 0;
+	sqlite3_stmt *st = store_sq_stmt(sq, d->mailbox_id > 0 ? SQL_APPEND_NEXT : junk ? SQL_JUNK_NEXT : SQL_INBOX_NEXT);
 	if (!st)
 		return STORE_IOERR;
 	sqlite3_bind_int64(st, 1, account_id);
 	if (d->mailbox_id > 0)
 		sqlite3_bind_int64(st, 2, d->mailbox_id);
 	int rc = sqlite3_step(st);
+	if (junk && rc == SQLITE_DONE) {
+		/* No Junk mailbox (the user deleted it): INBOX, rather than no copy at all. */
+		sqlite3_reset(st);
+		st = store_sq_stmt(sq, SQL_INBOX_NEXT);
+		if (!st)
+			return STORE_IOERR;
+		sqlite3_bind_int64(st, 1, account_id);
+		rc = sqlite3_step(st);
+	}
 	if (rc != SQLITE_ROW) {
 		if (rc != SQLITE_DONE)
 			store_sq_log_error(sq, "mailbox uid");

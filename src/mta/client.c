@@ -62,7 +62,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/base64.h"
@@ -70,6 +72,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "mta/downgrade.h"
 
 enum fate { KEEP, QUIT, CLOSE };
 
@@ -147,6 +150,7 @@ static void session_destroy(struct mta_session *s)
 	free(s->rcpt_idx);
 	free(s->chunk);
 	buf_free(&s->out);
+	buf_free(&s->downgraded);
 	free(s);
 }
 
@@ -214,6 +218,8 @@ static void end_job(struct mta_session *s, enum mta_session_end how, enum fate f
 	s->d = NULL;
 	s->reused = false;
 	XFREE(&s->rcpt_idx);
+	buf_free(&s->downgraded);       /* a converted message is not kept for the next job */
+	s->use_downgraded = false;
 	if (s->bev)
 		write_timeout(s, false);
 	if (fate == KEEP && !s->broken && !s->closed && mta_idle_put(s->m, s)) {
@@ -923,6 +929,8 @@ static void on_auth(struct mta_session *s, const struct mta_reply *r)
 /* ---- the transaction ------------------------------------------------------------- */
 
 static void send_mail(struct mta_session *s);
+static bool downgrade_message(struct mta_session *s);
+static uint64_t message_size(const struct mta_session *s);
 
 static void start_transaction(struct mta_session *s)
 {
@@ -937,6 +945,8 @@ static void start_transaction(struct mta_session *s)
 	s->body_end = false;
 	s->bdat_inflight = 0;
 	s->bdat_failed = false;
+	buf_free(&s->downgraded);
+	s->use_downgraded = false;
 
 	if (job->requiretls && (!s->tls || (s->policy->mode != MTA_TLS_DANE && s->policy->mode != MTA_TLS_VERIFY) ||
 				!(s->caps.flags & MTA_CAP_REQUIRETLS))) {
@@ -956,15 +966,16 @@ static void start_transaction(struct mta_session *s)
 		refuse_all(s, MTA_BOUNCED, "5.6.7", why, KEEP);
 		return;
 	}
-	if ((s->caps.flags & MTA_CAP_SIZE) && s->caps.size_limit && job->size > s->caps.size_limit) {
+	/* Before SIZE is checked and declared: the 7-bit form is what goes. */
+	if (job->body_8bit && !(s->caps.flags & MTA_CAP_8BITMIME) && !downgrade_message(s))
+		return;
+	uint64_t size = message_size(s);
+	if ((s->caps.flags & MTA_CAP_SIZE) && s->caps.size_limit && size > s->caps.size_limit) {
 		snprintf(why, sizeof why, "message size %llu exceeds size limit %llu of server %s[%s]",
-			 (unsigned long long)job->size, (unsigned long long)s->caps.size_limit, s->addr.host, s->addr.ip);
+			 (unsigned long long)size, (unsigned long long)s->caps.size_limit, s->addr.host, s->addr.ip);
 		refuse_all(s, MTA_BOUNCED, "5.3.4", why, KEEP);
 		return;
 	}
-	if (job->body_8bit && !(s->caps.flags & MTA_CAP_8BITMIME))
-		log_info("mta", "session=%s queue_id=%s msg=\"8-bit message to a host without 8BITMIME, sent as is\" relay=%s",
-			 s->id, lq(qid(s)), lq(s->relay));
 	if (s->need_rset) {
 		send_cmd(s, "RSET");
 		s->state = MTA_S_RSET;
@@ -1055,7 +1066,7 @@ static void send_mail(struct mta_session *s)
 	struct buf line = BUF_INIT;
 	buf_printf(&line, "MAIL FROM:<%s>", job->sender ? job->sender : "");
 	if (caps & MTA_CAP_SIZE)
-		buf_printf(&line, " SIZE=%llu", (unsigned long long)job->size);
+		buf_printf(&line, " SIZE=%llu", (unsigned long long)message_size(s));
 	if (job->body_8bit && (caps & MTA_CAP_8BITMIME))
 		buf_puts(&line, " BODY=8BITMIME");
 	if (job->smtputf8)
@@ -1272,11 +1283,84 @@ static void file_error(struct mta_session *s, int err)
 	end_job(s, MTA_END_DONE, CLOSE);
 }
 
+/* Octets of the message as it goes: the file's, or its 7-bit form's. */
+static uint64_t message_size(const struct mta_session *s)
+{
+	return s->use_downgraded ? s->downgraded_size : s->d->job->size;
+}
+
+/*
+ * An 8-bit message for a peer without 8BITMIME (RFC 6152 §3): convert it
+ * to 7 bits (downgrade.h) into s->downgraded, which the body is then sent
+ * from.  The whole message is mapped for the MIME parser — it is at most
+ * about max_message_size, and the conversion at most MTA_DOWNGRADE_MAX of
+ * it — and the map goes again before returning.  False when the session
+ * was ended: the file cannot be read, or 8-bit content lies beyond the
+ * MIME nesting limits (Postfix refuses that too, 5.6.0; another host may
+ * offer 8BITMIME, so the next is tried and this one's reason bounces only
+ * when none is left).  A DKIM signature over a re-encoded part breaks;
+ * accepted, as in Postfix.
+ */
+static bool downgrade_message(struct mta_session *s)
+{
+	const struct mta_job *job = s->d->job;
+	struct stat st;
+	if (job->size == 0)
+		return true;
+	if (fstat(s->d->fd, &st) < 0 || job->size > SIZE_MAX / 4 || job->offset > UINT64_MAX - job->size ||
+	    (uint64_t)st.st_size < job->offset + job->size) {
+		file_error(s, errno);
+		return false;
+	}
+	size_t maplen = (size_t)(job->offset + job->size);
+	void *map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, s->d->fd, 0);
+	if (map == MAP_FAILED) {
+		file_error(s, errno);
+		return false;
+	}
+	struct mta_downgrade_result res;
+	buf_reset(&s->downgraded);
+	bool changed = mta_downgrade((const char *)map + job->offset, (size_t)job->size, &s->downgraded, &res);
+	munmap(map, maplen);
+	if (res.too_deep) {
+		char why[1024];
+		buf_free(&s->downgraded);
+		snprintf(why, sizeof why, "MIME nesting or part count exceeds safety limit: the 8-bit message cannot be converted "
+			 "to 7bit for host %s[%s], which does not offer 8BITMIME", s->addr.host, s->addr.ip);
+		log_info("mta", "session=%s queue_id=%s msg=\"8-bit message to a host without 8BITMIME, not convertible\" "
+			 "relay=%s reason=%s", s->id, lq(qid(s)), lq(s->relay), lq(why));
+		mta_delivery_error(s->d, MTA_BOUNCED, "5.6.0", why, false);
+		end_job(s, MTA_END_NEXT, QUIT);
+		return false;
+	}
+	log_info("mta", "session=%s queue_id=%s msg=\"8-bit message to a host without 8BITMIME, %s\" relay=%s "
+		 "size=%llu downgraded_size=%zu parts_encoded=%zu parts_relabelled=%zu header_8bit=%s residual_8bit=%s",
+		 s->id, lq(qid(s)), changed ? "downgraded to 7bit" : "no 8-bit body data, sent unchanged", lq(s->relay),
+		 (unsigned long long)job->size, changed ? s->downgraded.len : (size_t)job->size, res.parts_encoded,
+		 res.parts_relabelled, res.header_8bit ? "yes" : "no", res.residual_8bit ? "yes" : "no");
+	if (changed) {
+		s->use_downgraded = true;
+		s->downgraded_size = s->downgraded.len;
+	} else {
+		buf_free(&s->downgraded);
+	}
+	return true;
+}
+
 /* Read up to want octets of the message at body_pos into s->chunk. */
 static ssize_t read_chunk(struct mta_session *s, size_t want)
 {
 	const struct mta_job *job = s->d->job;
 	ssize_t n;
+	if (s->use_downgraded) {
+		size_t left = s->downgraded.len - (size_t)s->body_pos;
+		n = (ssize_t)(want < left ? want : left);
+		if (n > 0)
+			memcpy(s->chunk, s->downgraded.data + s->body_pos, (size_t)n);
+		else
+			errno = 0;
+		return n;
+	}
 	do
 		n = pread(s->d->fd, s->chunk, want, (off_t)(job->offset + s->body_pos));
 	while (n < 0 && errno == EINTR);
@@ -1308,17 +1392,17 @@ static void start_body(struct mta_session *s, bool bdat)
 /* DATA: encode and queue chunks while the output is below the high-water mark. */
 static void pump_data(struct mta_session *s)
 {
-	const struct mta_job *job = s->d->job;
 	while (!s->closed && !s->body_end) {
 		struct evbuffer *out = bufferevent_get_output(s->bev);
 		if (evbuffer_get_length(out) >= MTA_OUT_HIGH)
 			return;
-		uint64_t left = job->size - s->body_pos;
+		uint64_t left = message_size(s) - s->body_pos;
 		buf_reset(&s->out);
 		if (left == 0) {
 			mta_body_finish(&s->enc, &s->out);
 			evbuffer_add(out, s->out.data, s->out.len);
 			s->body_end = true;
+			buf_free(&s->downgraded);       /* all of it is in the output buffer */
 			/* Told when all of it is out, to start the reply's deadline from there. */
 			bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 			s->state = MTA_S_DOT;
@@ -1340,14 +1424,13 @@ static void pump_data(struct mta_session *s)
 /* BDAT: chunks while the window (1, or MTA_BDAT_WINDOW with PIPELINING) and the output allow. */
 static void pump_bdat(struct mta_session *s)
 {
-	const struct mta_job *job = s->d->job;
 	unsigned window = (s->caps.flags & MTA_CAP_PIPELINING) ? MTA_BDAT_WINDOW : 1;
 	bool sent = false;
 	while (!s->closed && !s->body_end && !s->bdat_failed && s->bdat_inflight < window) {
 		struct evbuffer *out = bufferevent_get_output(s->bev);
 		if (evbuffer_get_length(out) >= MTA_OUT_HIGH)
 			break;
-		uint64_t left = job->size - s->body_pos;
+		uint64_t left = message_size(s) - s->body_pos;
 		size_t want = left < MTA_CHUNK ? (size_t)left : MTA_CHUNK;
 		ssize_t n = 0;
 		if (want) {
@@ -1360,7 +1443,7 @@ static void pump_bdat(struct mta_session *s)
 		s->body_pos += (uint64_t)n;
 		buf_reset(&s->out);
 		mta_body_encode(&s->enc, s->chunk, (size_t)n, &s->out);
-		bool last = s->body_pos == job->size;
+		bool last = s->body_pos == message_size(s);
 		if (last)
 			mta_body_finish(&s->enc, &s->out);
 		evbuffer_add_printf(out, "BDAT %zu%s\r\n", s->out.len, last ? " LAST" : "");
@@ -1371,6 +1454,7 @@ static void pump_bdat(struct mta_session *s)
 		sent = true;
 		if (last) {
 			s->body_end = true;
+			buf_free(&s->downgraded);       /* all of it is in the output buffer */
 			bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);   /* on_write when all is out */
 		}
 	}

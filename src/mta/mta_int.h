@@ -403,6 +403,14 @@ struct mta_session {
 	bool body_end;          /* everything, end marker included, is in the output */
 	char *chunk;            /* MTA_CHUNK read buffer */
 	struct buf out;         /* encoded chunk */
+	/*
+	 * The 7-bit form of an 8-bit message for a peer without 8BITMIME
+	 * (downgrade.h), made before MAIL and sent instead of the file; freed
+	 * once all of it is in the socket's output (its size stays for SIZE=).
+	 */
+	struct buf downgraded;
+	bool use_downgraded;
+	uint64_t downgraded_size;
 	unsigned bdat_inflight;
 	bool bdat_failed;
 	int bdat_fail_code;

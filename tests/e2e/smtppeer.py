@@ -9,7 +9,8 @@ mail_options, rcpt_options), its exact bytes, the session it came on (so
 tests can count connections) and whether that session had TLS.  Replies
 can be scripted per recipient (rcpt_reply), for MAIL FROM (mail_reply)
 and after the data (data_reply); with tls_context it offers STARTTLS, with
-auth it requires AUTH PLAIN/LOGIN with those credentials.
+auth it requires AUTH PLAIN/LOGIN with those credentials; with
+eightbitmime=False its EHLO reply leaves out 8BITMIME (an old 7-bit MTA).
 """
 
 import ssl
@@ -64,8 +65,14 @@ class _Handler:
         return "250 2.0.0 Ok: queued by peer"
 
 
+class _No8bitHandler(_Handler):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [r for r in responses if r[4:].upper() != "8BITMIME"]
+
+
 class SmtpPeer:
-    def __init__(self, host, port, tls_context=None, auth=None, smtputf8=True, hostname=None):
+    def __init__(self, host, port, tls_context=None, auth=None, smtputf8=True, hostname=None, eightbitmime=True):
         self.host, self.port = host, port
         self.messages = []
         self.lock = threading.Lock()
@@ -80,7 +87,8 @@ class SmtpPeer:
             kwargs["authenticator"] = self._authenticator(auth)
             kwargs["auth_required"] = True
             kwargs["auth_require_tls"] = tls_context is not None
-        self.controller = Controller(_Handler(self), hostname=host, port=port,
+        handler = _Handler(self) if eightbitmime else _No8bitHandler(self)
+        self.controller = Controller(handler, hostname=host, port=port,
                                      server_hostname=hostname or "peer-%s.test" % host,
                                      ready_timeout=10, **kwargs)
         self.controller.start()

@@ -48,8 +48,10 @@ BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
 #                                 resolver and delivery tests query, and
 #                                 ldns-keygen/ldns-signzone for its DNSSEC zones
 #   python3-aiosmtpd              the remote SMTP servers of the delivery tests
+#   python3-dkim opendkim-tools   test_dkim.py: dkimpy and OpenDKIM verify what tern signs,
+#                                 and sign what tern verifies
 TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl isync
- fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd"
+ fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim opendkim-tools"
 
 # bench: bench/smtp-intake drives Postfix with its smtp-source; bench/imap
 # compares with Dovecot (both also install these themselves when missing);

@@ -44,6 +44,10 @@ static void usage(FILE *f)
 	      "  queue list | queue retry|hold|release ID|all | queue delete ID\n"
 	      "  dns lookup a|aaaa|mx|txt|tlsa|ptr NAME\n"
 	      "  dns mta-sts [--no-cache] DOMAIN...\n"
+	      "  dns records DOMAIN\n"
+	      "  dkim keygen DOMAIN [--ed25519] [--selector SEL] [--bits N]\n"
+	      "  dkim list | dkim activate DOMAIN SELECTOR | dkim record DOMAIN [SELECTOR]\n"
+	      "  dkim verify FILE|-\n"
 	      "\n"
 	      "The config file is -c FILE, else $TERN_CONFIG, else /etc/tern/tern.conf.\n", f);
 }
@@ -137,7 +141,7 @@ int main(int argc, char **argv)
 		rc = serve_main(&cfg);
 		goto out;
 	}
-	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns" };
+	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns", "dkim" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		known = known || strcmp(cmd, groups[i]) == 0;

@@ -278,6 +278,8 @@ int cli_dns_cmd(struct cli *c, int argc, char **argv)
 {
 	if (strcmp(argv[0], "mta-sts") == 0)
 		return dns_mta_sts(c, argc, argv);
+	if (strcmp(argv[0], "records") == 0)
+		return cli_dns_records(c, argc, argv);
 	if (strcmp(argv[0], "lookup") != 0)
 		return cli_unknown(c);
 	if (argc != 3)

@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "mailauth/dkim.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -78,6 +79,7 @@ static void emit(void *ctx, const char *p, size_t n)
 	}
 	if (sp->io_error)
 		return;
+	smtp_dkim_feed(s, p, n);
 	/* Big runs go to the file straight from the input buffer, not copied first. */
 	if (sp->out.len + n >= SPOOL_FLUSH)
 		spool_write(sp, p, n);
@@ -95,6 +97,7 @@ void smtp_spool_discard(struct smtp_session *s)
 		free(sp->path);
 	}
 	buf_free(&sp->out);
+	dkim_sign_free(&sp->dkim);
 	memset(sp, 0, sizeof *sp);
 	sp->fd = -1;
 }
@@ -147,6 +150,7 @@ static bool spool_open(struct smtp_session *s)
 	buf_printf(o, "; %s\r\n", date);
 	sp->prefix_size = o->len;
 	smtp_datascan_init(&sp->scan, SMTP_TEXT_LINE_MAX);
+	smtp_dkim_begin(s);
 	return true;
 }
 

@@ -162,6 +162,10 @@ void smtp_end_of_message(struct smtp_session *s)
 		refuse(s, 500, "5.5.2", "Message refused: line longer than 1000 octets", "line too long");
 		return;
 	}
+	if (!smtp_dkim_end(s)) {
+		refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
+		return;
+	}
 	struct store_delivery *d = xcalloc(1, sizeof *d);
 	s->delivery = d;
 	build_targets(s, d);

@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "mailauth/dkim_keys.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -301,6 +302,7 @@ struct smtp_server *smtp_server_new(const struct config *cfg, struct store_write
 		smtp_server_free(&srv);
 		return NULL;
 	}
+	srv->dkim_keys = dkim_keystore_new(cfg->data_dir);
 	static const char *const names[3] = { "smtp", "submission", "submissions" };
 	for (int i = 0; i < 3; i++) {
 		struct conn_handler *h = &srv->handlers[i];
@@ -336,6 +338,7 @@ void smtp_server_free(struct smtp_server **psrv)
 	if (!srv)
 		return;
 	store_close_per_loop(&srv->stores, srv->nstores);
+	dkim_keystore_free(&srv->dkim_keys);
 	free(srv);
 	*psrv = NULL;
 }

@@ -2,8 +2,8 @@
  * session.h — one SMTP session's state, shared by the files of src/smtp/
  * (session.c: lifecycle, input loop, replies; commands.c: the simple
  * commands; transaction.c: MAIL/RCPT and relay policy; authcmd.c: AUTH;
- * data.c: DATA/BDAT reception; deliver.c: end of data).  Not for use
- * outside src/smtp/.
+ * data.c: DATA/BDAT reception; dkimsign.c: DKIM signing of submissions;
+ * deliver.c: end of data).  Not for use outside src/smtp/.
  *
  * States (the function that moves between them in brackets):
  *
@@ -31,6 +31,9 @@
 #include "smtp/parse.h"
 #include "store/store.h"
 
+struct dkim_sign;
+struct dkim_keystore;
+
 #define SMTP_LINE_MAX 512          /* command line incl. CRLF, RFC 5321 §4.5.3.1.4 */
 #define SMTP_AUTH_LINE_MAX 12288   /* AUTH lines, RFC 4954 §4 */
 #define SMTP_TEXT_LINE_MAX 1000    /* text line incl. CRLF, §4.5.3.1.6 */
@@ -42,6 +45,7 @@ struct smtp_server {
 	struct store **stores;          /* one per loop thread, by loop_index() */
 	size_t nstores;
 	struct conn_handler handlers[3];
+	struct dkim_keystore *dkim_keys;    /* signing keys of the local domains */
 };
 
 enum smtp_state {
@@ -78,6 +82,7 @@ struct smtp_spool {
 	uint64_t return_path_size;
 	struct smtp_datascan scan;      /* bare CR/LF, long lines, end of DATA */
 	bool too_big, io_error;
+	struct dkim_sign *dkim;         /* submission: the DKIM signer hashing as data arrives */
 };
 
 struct smtp_session {
@@ -165,6 +170,12 @@ bool smtp_bdat_consume(struct smtp_session *s);
 void smtp_spool_discard(struct smtp_session *s);
 /* Write out what is buffered; false on I/O error. */
 bool smtp_spool_finish(struct smtp_session *s);
+
+/* dkimsign.c: DKIM signing of submitted mail */
+void smtp_dkim_begin(struct smtp_session *s);
+void smtp_dkim_feed(struct smtp_session *s, const char *p, size_t n);
+/* End of data, before the metadata parse: prepend the DKIM-Signature; false on a spool I/O error. */
+bool smtp_dkim_end(struct smtp_session *s);
 
 /* deliver.c */
 void smtp_end_of_message(struct smtp_session *s);

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 	      "  dkim keygen DOMAIN [--ed25519] [--selector SEL] [--bits N]\n"
 	      "  dkim list | dkim activate DOMAIN SELECTOR | dkim record DOMAIN [SELECTOR]\n"
 	      "  dkim verify FILE|-\n"
+	      "  tlsrpt list | tlsrpt send [--day YYYY-MM-DD]\n"
 	      "\n"
 	      "The config file is -c FILE, else $TERN_CONFIG, else /etc/tern/tern.conf.\n", f);
 }
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
 		rc = serve_main(&cfg);
 		goto out;
 	}
-	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns", "dkim" };
+	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns", "tlsrpt", "dkim" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		known = known || strcmp(cmd, groups[i]) == 0;

@@ -34,6 +34,7 @@ static const struct group {
 	{ "queue", cli_queue_cmd, "queue list | queue retry|hold|release ID|all | queue delete ID" },
 	{ "dns", cli_dns_cmd, "dns lookup a|aaaa|mx|txt|tlsa|ptr NAME | dns mta-sts [--no-cache] DOMAIN... | dns records DOMAIN" },
 	{ "dkim", cli_dkim_cmd, "dkim keygen DOMAIN [--ed25519] [--selector SEL] [--bits N] | dkim list | dkim activate DOMAIN SELECTOR | dkim record DOMAIN [SELECTOR] | dkim verify FILE|-" },
+	{ "tlsrpt", cli_tlsrpt_cmd, "tlsrpt list | tlsrpt send [--day YYYY-MM-DD]" },
 };
 
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

@@ -83,6 +83,16 @@ static const struct key keys[] = {
 	{ "delivery", "dane", K_BOOL, F(delivery.dane), 0 },
 	{ "delivery", "mta_sts", K_BOOL, F(delivery.mta_sts), 0 },
 	{ "delivery", "mta_sts_port", K_UINT, F(delivery.mta_sts_port), 65535 },
+	{ "delivery", "tlsrpt", K_BOOL, F(delivery.tlsrpt), 0 },
+	{ "delivery", "tlsrpt_from", K_STRING, F(delivery.tlsrpt_from), 0 },
+	{ "delivery", "tlsrpt_organization", K_STRING, F(delivery.tlsrpt_organization), 0 },
+	{ "delivery", "tlsrpt_contact", K_STRING, F(delivery.tlsrpt_contact), 0 },
+	{ "mailauth", "spf", K_BOOL, F(mailauth.spf), 0 },
+	{ "mailauth", "dkim", K_BOOL, F(mailauth.dkim), 0 },
+	{ "mailauth", "dmarc", K_BOOL, F(mailauth.dmarc), 0 },
+	{ "mailauth", "spf_reject", K_BOOL, F(mailauth.spf_fail_reject), 0 },
+	{ "mailauth", "junk_instead", K_STRING, F(mailauth.junk_instead), 0 },
+	{ "mailauth", "authserv_id", K_STRING, F(mailauth.authserv_id), 0 },
 	{ "log", "level", K_LOGLEVEL, F(log.level), 0 },
 };
 #undef F
@@ -115,6 +125,9 @@ void config_defaults(struct config *cfg)
 	cfg->delivery.dane = true;
 	cfg->delivery.mta_sts = true;
 	cfg->delivery.mta_sts_port = 443;
+	cfg->delivery.tlsrpt = true;
+	cfg->mailauth.spf = cfg->mailauth.dkim = cfg->mailauth.dmarc = true;
+	cfg->mailauth.spf_fail_reject = true;
 	cfg->log.level = LOG_INFO;
 }
 
@@ -129,11 +142,16 @@ void config_free(struct config *cfg)
 	free(cfg->tls.key);
 	free(cfg->dns.nameservers);
 	free(cfg->dns.trust_anchor);
+	free(cfg->mailauth.junk_instead);
+	free(cfg->mailauth.authserv_id);
 	free(cfg->delivery.relay);
 	free(cfg->delivery.relay_username);
 	free(cfg->delivery.relay_password_file);
 	free(cfg->delivery.source_ip);
 	free(cfg->delivery.tls_ca_file);
+	free(cfg->delivery.tlsrpt_from);
+	free(cfg->delivery.tlsrpt_organization);
+	free(cfg->delivery.tlsrpt_contact);
 	for (int r = 0; r < ROLE_COUNT; r++)
 		free(cfg->listen[r].addrs);
 	memset(cfg, 0, sizeof *cfg);
@@ -415,6 +433,33 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
+/* The TLS reports' sender goes into headers and MAIL FROM: one local@domain, printable, no brackets. */
+static bool tlsrpt_from_valid(const char *a)
+{
+	size_t n = strlen(a), ats = 0;
+	if (n < 3 || n > 320)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)a[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("<>()[]\\,;:\"", c))
+			return false;
+		ats += c == '@';
+	}
+	return ats == 1 && a[0] != '@' && a[n - 1] != '@';
+}
+
+/* Text that goes into a JSON report as it is: printable ASCII, bounded. */
+static bool header_text_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 static void validate(struct load_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
@@ -450,6 +495,20 @@ static void validate(struct load_ctx *ctx)
 		problem(ctx, "delivery", NULL, "relay_username and relay_password_file must be given together");
 	if (cfg->auth.max_failure_delay_ms < cfg->auth.failure_delay_ms)
 		problem(ctx, "auth", "max_failure_delay", "must not be below failure_delay");
+	if (cfg->delivery.tlsrpt_from && !tlsrpt_from_valid(cfg->delivery.tlsrpt_from))
+		problem(ctx, "delivery", "tlsrpt_from", "'%s' is not a plain address (local@domain)",
+			cfg->delivery.tlsrpt_from);
+	if (cfg->delivery.tlsrpt_organization && !header_text_valid(cfg->delivery.tlsrpt_organization))
+		problem(ctx, "delivery", "tlsrpt_organization", "must be printable ASCII, at most 200 characters");
+	if (cfg->delivery.tlsrpt_contact && !header_text_valid(cfg->delivery.tlsrpt_contact))
+		problem(ctx, "delivery", "tlsrpt_contact", "must be printable ASCII, at most 200 characters");
+	/* It goes into every Authentication-Results field as a token (RFC 8601 §2.2). */
+	const char *id = cfg->mailauth.authserv_id;
+	bool id_ok = !id || (id[0] && strlen(id) <= 253);
+	for (const char *p = id; id_ok && p && *p; p++)
+		id_ok = *p > ' ' && *p < 0x7f && !strchr(";()<>@,:\\\"/[]?=", *p);
+	if (!id_ok)
+		problem(ctx, "mailauth", "authserv_id", "must be a host name or similar token, at most 253 characters");
 }
 
 static int finish(struct load_ctx *ctx, int rc)

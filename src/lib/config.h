@@ -92,7 +92,18 @@ struct config {
 		bool dane;                      /* enforce DNSSEC-signed TLSA records (RFC 7672), default yes */
 		bool mta_sts;                   /* fetch and enforce MTA-STS policies (RFC 8461), default yes */
 		unsigned mta_sts_port;          /* HTTPS port of mta-sts.<domain> (443; tests use another) */
+		bool tlsrpt;                    /* collect TLS results and send daily TLS-RPT reports (RFC 8460), default yes */
+		char *tlsrpt_from;              /* the reports' sender; NULL: postmaster@hostname */
+		char *tlsrpt_organization;      /* organization-name of the reports; NULL: hostname */
+		char *tlsrpt_contact;           /* contact-info of the reports; NULL: tlsrpt_from */
 	} delivery;
+
+	struct {
+		bool spf, dkim, dmarc;          /* checked on mail from the MX port (default yes) */
+		bool spf_fail_reject;           /* spf_reject: refuse an SPF fail at end of data (default yes) */
+		char *junk_instead;             /* local domains whose mail is filed into Junk instead of refused */
+		char *authserv_id;              /* Authentication-Results id; NULL: hostname */
+	} mailauth;
 
 	struct {
 		enum log_level level;

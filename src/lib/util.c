@@ -1,10 +1,12 @@
 /* util.c — see util.h. */
 #include "lib/util.h"
 
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 bool ascii_ieq(const char *a, size_t alen, const char *b)
 {
@@ -139,4 +141,22 @@ void format_rfc5322_date(char *out, size_t size, int64_t t)
 	struct tm tm;
 	localtime_r(&tt, &tm);
 	strftime(out, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+bool write_full(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return false;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return true;
 }

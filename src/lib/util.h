@@ -26,6 +26,9 @@ bool is_ascii(const char *s, size_t n);
  */
 void random_id(char *out, size_t n);
 
+/* Write all n octets to fd, again after short writes and EINTR; false (errno set) on an error. */
+bool write_full(int fd, const void *p, size_t n);
+
 uint64_t now_ms(void);          /* CLOCK_MONOTONIC, for timeouts */
 uint64_t now_us(void);          /* CLOCK_MONOTONIC, for measuring */
 int64_t now_unix(void);         /* wall clock seconds */

@@ -68,6 +68,12 @@ void dkim_verify_feed(struct dkim_verify *v, const char *data, size_t len);
  */
 bool dkim_verify_finish(struct dkim_verify *v, dkim_verify_cb cb, void *arg);
 const struct dkim_verdict *dkim_verify_results(const struct dkim_verify *v, size_t *n);
+/*
+ * After finish: the domain of the message's single From field, lower case
+ * (what DMARC aligns with); false when there is none, several, or the
+ * header was too big to keep.
+ */
+bool dkim_verify_from_domain(const struct dkim_verify *v, char *out, size_t size);
 /* Cancels lookups in flight (their cb is not called).  *v becomes NULL. */
 void dkim_verify_free(struct dkim_verify **v);
 
@@ -86,6 +92,12 @@ struct dkim_sign;
 /* A signer (relaxed/relaxed, SHA-256) fed the message as it streams. */
 struct dkim_sign *dkim_sign_new(void);
 void dkim_sign_feed(struct dkim_sign *s, const char *data, size_t len);
+/*
+ * Header fields (each ending in CRLF) that go at the top of the header
+ * before it is signed: the Message-ID and Date a submission server adds.
+ * Call once the whole message was fed.
+ */
+void dkim_sign_prepend_fields(struct dkim_sign *s, const char *fields, size_t len);
 /*
  * The domain of the (single) From field's first address, lower case, or
  * false when there is none, or several From fields, or the header was

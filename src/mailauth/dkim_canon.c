@@ -17,6 +17,8 @@
 #include <strings.h>
 
 #include "lib/xalloc.h"
+#include "mail/address.h"
+#include "mail/header.h"
 
 static bool is_wsp(char c)
 {
@@ -304,4 +306,50 @@ void dkim_header_hash(const struct dkim_headers *h, enum dkim_canon c, const cha
 	unsigned int l;
 	EVP_Digest(data.data, data.len, md, &l, EVP_sha256(), NULL);
 	buf_free(&data);
+}
+
+/*
+ * The domain of the single From field's first address, lower case (RFC 7489
+ * §6.6.1: no From, or several, and there is no author domain to speak of).
+ */
+bool dkim_headers_from_domain(const struct dkim_headers *h, char *out, size_t size)
+{
+	if (h->overflow)
+		return false;
+	const struct dkim_field *from = NULL;
+	for (size_t i = 0; i < h->nfields; i++) {
+		if (dkim_field_is(h, &h->fields[i], "From", 4)) {
+			if (from)
+				return false;   /* two From fields: whose domain would it be? */
+			from = &h->fields[i];
+		}
+	}
+	if (!from)
+		return false;
+	const char *f = h->raw.data + from->off;
+	const char *colon = memchr(f, ':', from->len);
+	struct buf v = BUF_INIT;
+	mail_hdr_unfold(&v, colon + 1, from->len - (size_t)(colon + 1 - f));
+	struct mail_address *list = mail_address_parse(v.data ? v.data : "", v.len);
+	buf_free(&v);
+	bool ok = false;
+	for (struct mail_address *a = list; a && !ok; a = a->next) {
+		if (!a->mailbox || !a->domain || a->invalid)
+			continue;
+		size_t n = strlen(a->domain);
+		if (n == 0 || n >= size || n > 253)
+			break;
+		ok = true;
+		for (size_t i = 0; i < n && ok; i++) {
+			char c = a->domain[i];
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+			out[i] = c;
+		}
+		out[n] = '\0';
+		break;      /* the first address is the author that counts */
+	}
+	mail_address_free(&list);
+	return ok;
 }

@@ -155,6 +155,8 @@ size_t dkim_headers_feed(struct dkim_headers *h, const char *p, size_t n);
 void dkim_headers_split(struct dkim_headers *h);
 void dkim_headers_free(struct dkim_headers *h);
 bool dkim_field_is(const struct dkim_headers *h, const struct dkim_field *f, const char *name, size_t n);
+/* The single From field's first domain, lower case; false without one, with several, or on overflow. */
+bool dkim_headers_from_domain(const struct dkim_headers *h, char *out, size_t size);
 
 /*
  * The data a signature signs (RFC 6376 §3.7), hashed with SHA-256 into

@@ -20,8 +20,6 @@
 
 #include "lib/base64.h"
 #include "lib/xalloc.h"
-#include "mail/address.h"
-#include "mail/header.h"
 
 #define DKIM_FOLD_AT 78
 
@@ -69,48 +67,31 @@ void dkim_sign_feed(struct dkim_sign *s, const char *data, size_t len)
 		dkim_body_feed(&s->body, data, len);
 }
 
+void dkim_sign_prepend_fields(struct dkim_sign *s, const char *fields, size_t len)
+{
+	if (!s->started)
+		start(s);
+	struct dkim_headers *h = &s->hdr;
+	if (h->overflow || len == 0)
+		return;
+	if (h->raw.len + len > DKIM_MAX_HEADER) {
+		h->overflow = true;
+		return;
+	}
+	struct buf nb = BUF_INIT;
+	buf_reserve(&nb, h->raw.len + len);
+	buf_append(&nb, fields, len);
+	buf_append(&nb, h->raw.data, h->raw.len);
+	buf_free(&h->raw);
+	h->raw = nb;
+	dkim_headers_split(h);
+}
+
 bool dkim_sign_from_domain(struct dkim_sign *s, char *out, size_t size)
 {
 	if (!s->started)
 		start(s);
-	if (s->hdr.overflow)
-		return false;
-	const struct dkim_field *from = NULL;
-	for (size_t i = 0; i < s->hdr.nfields; i++) {
-		if (dkim_field_is(&s->hdr, &s->hdr.fields[i], "From", 4)) {
-			if (from)
-				return false;   /* two From fields: whose domain would it be? */
-			from = &s->hdr.fields[i];
-		}
-	}
-	if (!from)
-		return false;
-	const char *f = s->hdr.raw.data + from->off;
-	const char *colon = memchr(f, ':', from->len);
-	struct buf v = BUF_INIT;
-	mail_hdr_unfold(&v, colon + 1, from->len - (size_t)(colon + 1 - f));
-	struct mail_address *list = mail_address_parse(v.data ? v.data : "", v.len);
-	buf_free(&v);
-	bool ok = false;
-	for (struct mail_address *a = list; a && !ok; a = a->next) {
-		if (!a->mailbox || !a->domain || a->invalid)
-			continue;
-		size_t n = strlen(a->domain);
-		if (n == 0 || n >= size || n > 253)
-			break;
-		ok = true;
-		for (size_t i = 0; i < n && ok; i++) {
-			char c = a->domain[i];
-			if (c >= 'A' && c <= 'Z')
-				c = (char)(c - 'A' + 'a');
-			ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
-			out[i] = c;
-		}
-		out[n] = '\0';
-		break;      /* the first address is the author that counts */
-	}
-	mail_address_free(&list);
-	return ok;
+	return dkim_headers_from_domain(&s->hdr, out, size);
 }
 
 /* Folding writer: pieces that may not be split, a space or a line break before each. */

@@ -343,6 +343,11 @@ bool dkim_verify_finish(struct dkim_verify *v, dkim_verify_cb cb, void *arg)
 	return v->pending == 0;
 }
 
+bool dkim_verify_from_domain(const struct dkim_verify *v, char *out, size_t size)
+{
+	return dkim_headers_from_domain(&v->hdr, out, size);
+}
+
 const struct dkim_verdict *dkim_verify_results(const struct dkim_verify *v, size_t *n)
 {
 	*n = v->nsigs;

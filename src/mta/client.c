@@ -394,6 +394,7 @@ static void tls_failed(struct mta_session *s, const char *reason)
 	char why[1024], cert[256];
 	SSL *ssl = s->state == MTA_S_HANDSHAKE ? bufferevent_openssl_get_ssl(s->bev) : NULL;
 	bool bad_cert = ssl && mta_tls_verify_error(ssl, cert, sizeof cert);
+	s->tls_verify_result = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;     /* the TLS-RPT result type */
 	if (mta_tls_required(s->policy)) {
 		if (bad_cert)
 			tls_refuse(s, CLOSE, "the certificate of %s[%s] did not verify: %s", s->addr.host, s->addr.ip, cert);

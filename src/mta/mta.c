@@ -26,18 +26,27 @@
  * the delivery hands it to the session it connects, and only a policy
  * that allows plain text lets a failed handshake be retried without
  * STARTTLS (MTA_END_PLAIN).
+ *
+ * TLS-RPT (RFC 8460, tlsrpt.h): when a session leaves its delivery,
+ * tlsrpt_record_session() adds its TLS outcome under the recipient
+ * domain's policy to the store (one UPSERT on the queue's handle; an
+ * error is logged, never fatal).  The MTA-STS policy text it reports is
+ * remembered per domain (sts_memo) when the policy source answers.
  */
 #include "mta/mta_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +55,19 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 #include "mta/sts.h"
+#include "mta/tlsrpt.h"
+#include "store/store.h"
+
+/* Recipient domains whose enforced MTA-STS policy is remembered for TLS-RPT's policy-string. */
+#define TLSRPT_STS_MEMO 64
+
+/* The last enforced MTA-STS policy seen for a domain, as RFC 8460 §4.4 reports it. */
+struct sts_memo {
+	char domain[256];
+	char *strings;          /* "version: STSv1\nmode: enforce\nmx: ...\nmax_age: N" */
+	char *mx;               /* the patterns, one per line */
+	const char *failure;    /* or: the policy was announced but could not be had (static result-type) */
+};
 
 struct mta {
 	struct event_base *base;
@@ -63,6 +85,9 @@ struct mta {
 	size_t nopen;                   /* sessions not closed */
 	struct mta_session *idle;       /* most recently used first */
 	size_t nidle;
+	struct store *tlsrpt;           /* where TLS-RPT results go (the queue's handle), or NULL */
+	struct sts_memo sts_memo[TLSRPT_STS_MEMO];
+	size_t sts_memo_next;
 };
 
 struct event_base *mta_base(const struct mta *m) { return m->base; }
@@ -70,6 +95,7 @@ const struct config *mta_config(const struct mta *m) { return m->cfg; }
 SSL_CTX *mta_ssl_ctx(const struct mta *m) { return m->ssl; }
 const char *mta_password(const struct mta *m) { return m->password; }
 void mta_set_policy_source(struct mta *m, const struct mta_policy_source *src) { m->policies = src; }
+void mta_set_tlsrpt_store(struct mta *m, struct store *s) { m->tlsrpt = m->cfg->delivery.tlsrpt ? s : NULL; }
 
 /* ---- MTA-STS as the destination policy source ------------------------------ */
 
@@ -77,11 +103,75 @@ struct sts_lookup {
 	mta_dest_policy_cb cb;
 	void *arg;
 	struct mta_sts_req *req;
+	struct mta *m;
+	char domain[256];
 };
+
+static struct sts_memo *sts_memo_find(struct mta *m, const char *domain)
+{
+	for (size_t i = 0; i < TLSRPT_STS_MEMO; i++)
+		if (m->sts_memo[i].domain[0] && strcasecmp(m->sts_memo[i].domain, domain) == 0)
+			return &m->sts_memo[i];
+	return NULL;
+}
+
+/* The domain's entry, emptied: the one it had, else the oldest. */
+static struct sts_memo *sts_memo_slot(struct mta *m, const char *domain)
+{
+	struct sts_memo *e = sts_memo_find(m, domain);
+	if (!e) {
+		e = &m->sts_memo[m->sts_memo_next];
+		m->sts_memo_next = (m->sts_memo_next + 1) % TLSRPT_STS_MEMO;
+	}
+	free(e->strings);
+	free(e->mx);
+	memset(e, 0, sizeof *e);
+	snprintf(e->domain, sizeof e->domain, "%s", domain);
+	return e;
+}
+
+static void sts_memo_forget(struct mta *m, const char *domain)
+{
+	struct sts_memo *e = sts_memo_find(m, domain);
+	if (e) {
+		free(e->strings);
+		free(e->mx);
+		memset(e, 0, sizeof *e);
+	}
+}
+
+/* Remember p as the policy text RFC 8460 §4.4 reports (rebuilt from the parsed policy). */
+static void sts_memo_put(struct mta *m, const char *domain, const struct mta_sts_policy *p)
+{
+	struct sts_memo *e = sts_memo_slot(m, domain);
+	struct buf strings = BUF_INIT, mx = BUF_INIT;
+	buf_printf(&strings, "version: STSv1\nmode: %s\n", mta_sts_mode_name(p->mode));
+	for (size_t i = 0; i < p->nmx; i++) {
+		buf_printf(&strings, "mx: %s\n", p->mx[i]);
+		buf_printf(&mx, "%s%s", i ? "\n" : "", p->mx[i]);
+	}
+	buf_printf(&strings, "max_age: %llu", (unsigned long long)p->max_age);
+	e->strings = buf_steal(&strings);
+	e->mx = buf_steal(&mx);
+}
 
 static void on_sts_policy(const struct mta_sts_policy *p, void *arg)
 {
 	struct sts_lookup *l = arg;
+	if (l->m->tlsrpt) {
+		/*
+		 * What the sessions of this route report (RFC 8460 §4.3): the
+		 * enforced policy, or a policy announced (TXT) that could not be
+		 * fetched or parsed, or nothing of MTA-STS.
+		 */
+		const char *why = NULL;
+		if (p && p->mode == STS_ENFORCE)
+			sts_memo_put(l->m, l->domain, p);
+		else if (!p && mta_sts_req_status(l->req, NULL, &why) == MTA_STS_FAILED)
+			sts_memo_slot(l->m, l->domain)->failure = tlsrpt_sts_failure_type(why);
+		else
+			sts_memo_forget(l->m, l->domain);
+	}
 	/* "testing" and "none" deliver as without a policy (RFC 8461 §5). */
 	struct mta_dest_policy dp = {
 		.enforce = true,
@@ -97,10 +187,13 @@ static void on_sts_policy(const struct mta_sts_policy *p, void *arg)
 
 static void *sts_start(void *ctx, const char *domain, mta_dest_policy_cb cb, void *arg)
 {
+	struct mta *m = ctx;
 	struct sts_lookup *l = xmalloc(sizeof *l);
 	l->cb = cb;
 	l->arg = arg;
-	l->req = mta_sts_get(ctx, domain, on_sts_policy, l);
+	l->m = m;
+	snprintf(l->domain, sizeof l->domain, "%s", domain);
+	l->req = mta_sts_get(m->sts, domain, on_sts_policy, l);
 	return l;
 }
 
@@ -392,8 +485,130 @@ static void delivery_route(struct mta_delivery *d)
 				   d->m->cfg->delivery.dane && !ignore, ignore ? NULL : d->m->policies, on_route, d);
 }
 
+/* ---- TLS-RPT: one result per connection (RFC 8460) --------------------------------- */
+
+/*
+ * The address this host sends from to ip: the configured source_ip, else
+ * the kernel's choice, asked through a connected UDP socket (no packet is
+ * sent).  The session's own socket is closed by now.  "" when unknown.
+ */
+static void sending_ip(const struct mta *m, const struct mta_addr *a, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (m->cfg->delivery.source_ip) {
+		snprintf(out, size, "%s", m->cfg->delivery.source_ip);
+		return;
+	}
+	int fd = socket(a->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct sockaddr_storage local;
+	socklen_t len = sizeof local;
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&local, &len) == 0) {
+		const void *addr = local.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&local)->sin6_addr
+							       : (const void *)&((struct sockaddr_in *)&local)->sin_addr;
+		if (!inet_ntop(local.ss_family, addr, out, (socklen_t)size))
+			out[0] = '\0';
+	}
+	close(fd);
+}
+
+/* DANE's policy-string (RFC 8460 §4.4): the usable TLSA records in presentation form, one per line. */
+static void tlsa_strings(const struct mta_tls_policy *p, struct buf *out)
+{
+	for (size_t i = 0; i < p->ntlsa && out->len < STORE_TLSRPT_POLICY_MAX; i++) {
+		const struct mta_tlsa *t = &p->tlsa[i];
+		buf_printf(out, "%s%u %u %u ", i ? "\n" : "", t->usage, t->selector, t->mtype);
+		for (size_t k = 0; k < t->len && out->len < STORE_TLSRPT_POLICY_MAX; k++)
+			buf_printf(out, "%02x", t->data[k]);
+	}
+}
+
+/*
+ * What this connection says for the recipient domain's TLS-RPT report:
+ * a success when TLS came up under the policy, a failure when the policy
+ * could not be met (the host was skipped), nothing when the connection
+ * never got as far as TLS (connect, greeting, EHLO), was reused from the
+ * idle cache (counted when it was made), went to the relay or an address
+ * literal, or carried mail whose policy was not looked up ("TLS-Required:
+ * No", the reports themselves among them: RFC 8460 §5.3).  A domain that
+ * announced an MTA-STS policy tern could not fetch or parse gets, for each
+ * session delivered without it, an sts failure of that kind
+ * (sts-policy-fetch-error, -invalid, sts-webpki-invalid).  One UPSERT;
+ * an error is logged and delivery goes on.
+ */
+static void tlsrpt_record_session(struct mta_delivery *d, struct mta_session *s, enum mta_session_end how)
+{
+	struct mta *m = d->m;
+	const struct mta_tls_policy *p = s->policy;
+	if (!m->tlsrpt || !p || d->dest.relay || d->dest.literal || !d->dest.mx || d->job->tls_optional ||
+	    s->reused || p->mode == MTA_TLS_NONE || how == MTA_END_RETRY)
+		return;
+	const char *result = NULL;      /* NULL: success */
+	if (s->tls) {
+		if (p->mode == MTA_TLS_ENCRYPT)
+			result = "tlsa-invalid";        /* secure TLSA RRset, no usable record (RFC 7672 §2.2) */
+	} else if (how == MTA_END_PLAIN) {
+		result = tlsrpt_result_type(s->tls_verify_result, d->last_reply);
+	} else if (!s->tls_logged) {
+		return;
+	} else if (mta_tls_required(p)) {
+		result = tlsrpt_result_type(s->tls_verify_result, d->last_reply);
+	} else if (d->plain_retry) {
+		return;     /* the failed handshake before this plain retry was counted */
+	} else {
+		result = "starttls-not-supported";
+	}
+	const char *type = p->mode == MTA_TLS_DANE || p->mode == MTA_TLS_ENCRYPT ? "tlsa"
+			   : p->mode == MTA_TLS_VERIFY ? "sts" : "no-policy-found";
+	struct buf strings = BUF_INIT;
+	const char *mx = "";
+	if (p->mode == MTA_TLS_DANE) {
+		tlsa_strings(p, &strings);
+	} else if (p->mode == MTA_TLS_VERIFY) {
+		const struct sts_memo *e = sts_memo_find(m, d->dest.name);
+		if (e && e->strings) {
+			buf_puts(&strings, e->strings);
+			mx = e->mx;
+		}
+	} else if (p->mode == MTA_TLS_MAY) {
+		/* Delivered as without a policy because the announced one could not be had: an sts failure. */
+		const struct sts_memo *e = sts_memo_find(m, d->dest.name);
+		if (e && e->failure) {
+			type = "sts";
+			result = e->failure;
+		}
+	}
+	char day[11], local_ip[64] = "";
+	tlsrpt_day_of(now_unix(), day);
+	if (result)
+		sending_ip(m, &s->addr, local_ip, sizeof local_ip);
+	struct store_tlsrpt_result r = {
+		.day = day,
+		.domain = d->dest.name,
+		.policy_type = type,
+		.policy_strings = buf_cstr(&strings),
+		.mx_hosts = mx,
+		.result_type = result ? result : "",
+		.sending_ip = result ? local_ip : "",
+		.receiving_mx = result ? s->addr.host : "",
+		.receiving_ip = result ? s->addr.ip : "",
+		.count = 1,
+	};
+	enum store_status st = store_tlsrpt_record(m->tlsrpt, &r);
+	if (st != STORE_OK)
+		log_warn("mta", "session=%s msg=\"TLS-RPT result not recorded\" domain=%s status=%s", s->id,
+			 lq(d->dest.name), store_status_str(st));
+	else
+		log_debug("mta", "session=%s msg=\"TLS-RPT result\" domain=%s policy=%s result=%s", s->id,
+			  lq(d->dest.name), type, result ? result : "success");
+	buf_free(&strings);
+}
+
 void mta_delivery_session_end(struct mta_delivery *d, struct mta_session *s, enum mta_session_end how)
 {
+	tlsrpt_record_session(d, s, how);
 	if (d->session == s)
 		d->session = NULL;
 	snprintf(d->last_session, sizeof d->last_session, "%s", s->id);
@@ -587,7 +802,7 @@ struct mta *mta_new(struct event_base *base, const struct config *cfg, struct dn
 		m->sts = mta_sts_new(base, cfg, dns);
 		if (!m->sts)
 			goto fail;     /* logged */
-		m->sts_source = (struct mta_policy_source){ sts_start, sts_cancel, m->sts };
+		m->sts_source = (struct mta_policy_source){ sts_start, sts_cancel, m };
 		m->policies = &m->sts_source;
 	}
 	return m;
@@ -608,6 +823,10 @@ void mta_free(struct mta **mp)
 		delivery_free(m->deliveries);
 	/* After the deliveries: freeing them cancelled their policy lookups. */
 	mta_sts_free(&m->sts);
+	for (size_t i = 0; i < TLSRPT_STS_MEMO; i++) {
+		free(m->sts_memo[i].strings);
+		free(m->sts_memo[i].mx);
+	}
 	if (m->ssl)
 		SSL_CTX_free(m->ssl);
 	if (m->password) {

@@ -375,6 +375,8 @@ struct mta_session {
 	struct mta_tls_policy *policy;      /* the address's TLS policy (a reference) */
 	enum mta_tls_outcome tls_outcome;   /* how TLS came out (NONE until it is up) */
 	bool tls_logged;        /* the connection's TLS outcome was logged */
+	long tls_verify_result; /* X509_V_* of the certificate check that failed, 0 when unknown: the TLS-RPT
+				   result type (tlsrpt_result_type); without it mta.c reads the reason text */
 	bool no_tls;            /* do not STARTTLS (retry after a failed handshake) */
 	bool tls;               /* TLS is up */
 	bool esmtp;             /* EHLO worked */

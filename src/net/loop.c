@@ -30,6 +30,7 @@ struct loop {
 	pthread_mutex_t lock;
 	struct task *head, *tail;
 	struct event *wake;
+	struct task *at_exit;           /* only ever touched by the loop's own thread */
 };
 
 static __thread struct loop *current;
@@ -81,6 +82,12 @@ static void *loop_thread(void *arg)
 	current = l;
 	event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	run_tasks(-1, 0, l);  /* tasks posted during shutdown still run */
+	while (l->at_exit) {
+		struct task *t = l->at_exit;
+		l->at_exit = t->next;
+		t->fn(t->arg);
+		free(t);
+	}
 	return NULL;
 }
 
@@ -131,6 +138,18 @@ unsigned loop_index(const struct loop *l)
 struct loop *loop_current(void)
 {
 	return current;
+}
+
+void loop_at_exit(void (*fn)(void *arg), void *arg)
+{
+	struct loop *l = current;
+	if (!l)
+		return;
+	struct task *t = xmalloc(sizeof *t);
+	t->fn = fn;
+	t->arg = arg;
+	t->next = l->at_exit;
+	l->at_exit = t;
 }
 
 void loop_post(struct loop *l, void (*fn)(void *arg), void *arg)

@@ -34,4 +34,11 @@ void loop_post(struct loop *l, void (*fn)(void *arg), void *arg);
 /* The loop whose thread is calling, or NULL on other threads. */
 struct loop *loop_current(void);
 
+/*
+ * On a loop's thread: run fn(arg) there once the loop has stopped, before
+ * its event base goes (what lives on the base, a resolver, is freed in
+ * time).  Latest registered runs first.
+ */
+void loop_at_exit(void (*fn)(void *arg), void *arg);
+
 #endif

@@ -105,20 +105,6 @@ static void notice_done_on_writer(struct store_delivery *d)
 	loop_post(nd->loop, notice_done_on_loop, nd);
 }
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 /* The report into a new blob; its size, or -1. */
 static int64_t write_report(struct store *s, const struct queue_item *msg, const struct dsn_report *r,
 			    char *blob_id, size_t idsize, char **path)
@@ -135,7 +121,7 @@ static int64_t write_report(struct store *s, const struct queue_item *msg, const
 		return -1;
 	}
 	int64_t size = -1;
-	if (write_all(out, RETURN_PATH_NULL, sizeof RETURN_PATH_NULL - 1)) {
+	if (write_full(out, RETURN_PATH_NULL, sizeof RETURN_PATH_NULL - 1)) {
 		int64_t w = dsn_write(r, orig, msg->queue_offset, out);
 		if (w >= 0)
 			size = w + (int64_t)(sizeof RETURN_PATH_NULL - 1);

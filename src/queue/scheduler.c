@@ -42,6 +42,7 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 #include "mta/mta.h"
+#include "mta/tlsrpt.h"
 #include "net/loop.h"
 #include "store/store.h"
 
@@ -70,6 +71,7 @@ struct queue {
 	struct store *store;
 	struct dns_resolver *dns;
 	struct mta *mta;
+	struct mta_tlsrpt *tlsrpt;      /* the daily TLS-RPT reports, NULL when [delivery] tlsrpt is off */
 	struct event *timer;
 	struct event *kick;
 	struct event *flush;            /* commits the outcomes of finished jobs */
@@ -559,8 +561,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 	scan(q);
-	if (!q->quiescing)
+	if (!q->quiescing) {
+		mta_tlsrpt_tick(q->tlsrpt);    /* cheap unless a UTC day ended or `tern tlsrpt send` asked */
 		arm_timer(q);
+	}
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -569,6 +573,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	atomic_store(&q->kick_posted, false);
 	scan(q);
 	if (!q->quiescing) {
+		mta_tlsrpt_tick(q->tlsrpt);
 		evtimer_del(q->timer);
 		arm_timer(q);
 	}
@@ -613,6 +618,8 @@ static void start_on_loop(void *arg)
 		q->quiescing = true;
 		return;
 	}
+	q->tlsrpt = mta_tlsrpt_new(q->base, q->cfg, q->store, q->writer, q->dns);
+	mta_set_tlsrpt_store(q->mta, q->tlsrpt ? q->store : NULL);
 	q->timer = evtimer_new(q->base, on_timer, q);
 	q->kick = event_new(q->base, -1, 0, on_kick, q);
 	q->flush = event_new(q->base, -1, 0, on_flush, q);
@@ -647,6 +654,7 @@ static void quiesce_on_loop(void *arg)
 		event_del(q->kick);
 	/* Jobs abandoned: their rows stay due and go out at the next start. */
 	mta_free(&q->mta);
+	mta_tlsrpt_free(&q->tlsrpt);
 	while (q->jobs) {
 		struct qjob *j = q->jobs;
 		q->jobs = j->next;

@@ -80,6 +80,8 @@ static void emit(void *ctx, const char *p, size_t n)
 	if (sp->io_error)
 		return;
 	smtp_dkim_feed(s, p, n);
+	smtp_mailauth_feed(s, p, n);
+	smtp_hdrwatch_feed(&sp->hdr, p, n);
 	/* Big runs go to the file straight from the input buffer, not copied first. */
 	if (sp->out.len + n >= SPOOL_FLUSH)
 		spool_write(sp, p, n);
@@ -137,8 +139,22 @@ static bool spool_open(struct smtp_session *s)
 	char date[64];
 	format_rfc5322_date(date, sizeof date, now_unix());
 	bool v6 = strchr(s->c->peer_ip, ':') != NULL;
-	buf_printf(o, "Received: from %s ([%s%s])\r\n\tby %s (tern) with %s id %s",
-		   s->helo, v6 ? "IPv6:" : "", s->c->peer_ip, cfg->hostname, protocol_name(s), s->msgid);
+	if (s->authenticated && !cfg->delivery.received_client_ip) {
+		/*
+		 * A submission names the user, not where they were: the address of
+		 * someone's home or hotel is nobody's business downstream
+		 * (received_client_ip = yes puts it back).
+		 */
+		buf_printf(o, "Received: from %s (Authenticated sender: %s)\r\n\tby %s (tern) with %s id %s",
+			   s->helo, s->auth_user, cfg->hostname, protocol_name(s), s->msgid);
+	} else if (s->authenticated) {
+		buf_printf(o, "Received: from %s ([%s%s]) (Authenticated sender: %s)\r\n\tby %s (tern) with %s id %s",
+			   s->helo, v6 ? "IPv6:" : "", s->c->peer_ip, s->auth_user, cfg->hostname, protocol_name(s),
+			   s->msgid);
+	} else {
+		buf_printf(o, "Received: from %s ([%s%s])\r\n\tby %s (tern) with %s id %s",
+			   s->helo, v6 ? "IPv6:" : "", s->c->peer_ip, cfg->hostname, protocol_name(s), s->msgid);
+	}
 	if (s->c->tls) {
 		int bits = conn_tls_bits(s->c);
 		buf_printf(o, "\r\n\t(using %s with cipher %s (%d/%d bits))",
@@ -151,6 +167,8 @@ static bool spool_open(struct smtp_session *s)
 	sp->prefix_size = o->len;
 	smtp_datascan_init(&sp->scan, SMTP_TEXT_LINE_MAX);
 	smtp_dkim_begin(s);
+	smtp_mailauth_data(s);
+	smtp_hdrwatch_init(&sp->hdr);
 	return true;
 }
 

@@ -146,6 +146,31 @@ static void build_targets(struct smtp_session *s, struct store_delivery *d)
 	d->nremote = ur;
 }
 
+static void deliver(struct smtp_session *s, bool junk);
+
+/*
+ * The MX checks are in: refuse, or put their trace fields on (and take
+ * forged ones off) and deliver.  A verdict that came from a DNS callback
+ * resumes the input, which waited for it, unless the commit now does.
+ */
+static void after_mailauth(struct smtp_session *s, const struct smtp_mailauth_verdict *v)
+{
+	bool theirs = (s->spool.hdr.seen & SMTP_HDR_AUTH_RESULTS) != 0;
+	if (v->code) {
+		refuse(s, v->code, v->enhanced, v->text, v->reason);
+	} else if ((v->fields.len || theirs) &&
+		   !smtp_spool_rewrite(s, &v->fields, theirs ? smtp_mailauth_drop_authres : NULL, s)) {
+		refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
+	} else {
+		if (v->junk)
+			log_info("smtp", "session=%s msg=\"filed as junk\" id=%s reason=%s", s->c ? s->c->id : "-",
+				 s->msgid, lq(v->reason ? v->reason : "-"));
+		deliver(s, v->junk);
+	}
+	if (v->later && s->busy == BUSY_NONE && s->c)
+		smtp_process(s);
+}
+
 void smtp_end_of_message(struct smtp_session *s)
 {
 	struct smtp_spool *sp = &s->spool;
@@ -162,10 +187,20 @@ void smtp_end_of_message(struct smtp_session *s)
 		refuse(s, 500, "5.5.2", "Message refused: line longer than 1000 octets", "line too long");
 		return;
 	}
-	if (!smtp_dkim_end(s)) {
-		refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
+	if (smtp_is_submission(s) && s->authenticated) {
+		if (!smtp_submission_finish(s)) {
+			refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
+			return;
+		}
+		deliver(s, false);
 		return;
 	}
+	smtp_mailauth_end(s, after_mailauth);
+}
+
+static void deliver(struct smtp_session *s, bool junk)
+{
+	struct smtp_spool *sp = &s->spool;
 	struct store_delivery *d = xcalloc(1, sizeof *d);
 	s->delivery = d;
 	build_targets(s, d);
@@ -210,6 +245,7 @@ void smtp_end_of_message(struct smtp_session *s)
 	d->body_8bit = s->mail.body == SMTP_BODY_8BITMIME;
 	d->smtputf8 = s->mail.smtputf8;
 	d->requiretls = s->mail.requiretls;
+	d->junk = junk;
 	d->done = delivery_done_on_writer;
 	d->arg = s;
 	s->busy = BUSY_COMMIT;

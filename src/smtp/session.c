@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "dns/dns.h"
 #include "mailauth/dkim_keys.h"
 
 #include <errno.h>
@@ -92,6 +93,38 @@ static void session_free(struct smtp_session *s)
 	smtp_auth_cleanup(s);
 	buf_free(&s->line);
 	free(s);
+}
+
+static void resolver_free_at_exit(void *arg)
+{
+	struct dns_resolver **slot = arg;
+	dns_resolver_free(slot);
+}
+
+/*
+ * The resolver of the calling session's loop, made there on first use
+ * (libunbound's descriptor lives on that loop's base) and freed when the
+ * loop stops; NULL, logged, when it cannot be made.
+ */
+struct dns_resolver *smtp_resolver(struct smtp_session *s)
+{
+	struct smtp_server *srv = s->srv;
+	unsigned i = loop_index(s->loop);
+	if (i >= srv->nresolvers)
+		return NULL;
+	if (!srv->resolvers[i]) {
+		const struct config *cfg = srv->cfg;
+		srv->resolvers[i] = dns_resolver_new(loop_base(s->loop), cfg->dns.nameservers, cfg->dns.trust_anchor);
+		if (srv->resolvers[i])
+			loop_at_exit(resolver_free_at_exit, &srv->resolvers[i]);
+	}
+	return srv->resolvers[i];
+}
+
+const char *smtp_authserv_id(const struct smtp_session *s)
+{
+	const struct config *cfg = s->srv->cfg;
+	return cfg->mailauth.authserv_id ? cfg->mailauth.authserv_id : cfg->hostname;
 }
 
 struct post_ctx {
@@ -303,6 +336,8 @@ struct smtp_server *smtp_server_new(const struct config *cfg, struct store_write
 		return NULL;
 	}
 	srv->dkim_keys = dkim_keystore_new(cfg->data_dir);
+	srv->nresolvers = nloops;
+	srv->resolvers = xcalloc(nloops ? nloops : 1, sizeof *srv->resolvers);
 	static const char *const names[3] = { "smtp", "submission", "submissions" };
 	for (int i = 0; i < 3; i++) {
 		struct conn_handler *h = &srv->handlers[i];
@@ -339,6 +374,7 @@ void smtp_server_free(struct smtp_server **psrv)
 		return;
 	store_close_per_loop(&srv->stores, srv->nstores);
 	dkim_keystore_free(&srv->dkim_keys);
+	free(srv->resolvers);       /* each freed by its loop as it stopped */
 	free(srv);
 	*psrv = NULL;
 }

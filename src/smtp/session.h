@@ -33,6 +33,8 @@
 
 struct dkim_sign;
 struct dkim_keystore;
+struct dns_resolver;
+struct smtp_mailauth;
 
 #define SMTP_LINE_MAX 512          /* command line incl. CRLF, RFC 5321 §4.5.3.1.4 */
 #define SMTP_AUTH_LINE_MAX 12288   /* AUTH lines, RFC 4954 §4 */
@@ -46,6 +48,8 @@ struct smtp_server {
 	size_t nstores;
 	struct conn_handler handlers[3];
 	struct dkim_keystore *dkim_keys;    /* signing keys of the local domains */
+	struct dns_resolver **resolvers;    /* one per loop thread, made on first use there (mailauth) */
+	size_t nresolvers;
 };
 
 enum smtp_state {
@@ -58,7 +62,23 @@ enum smtp_state {
 	ST_AUTH,        /* waiting for a SASL response line */
 };
 
-enum smtp_busy { BUSY_NONE, BUSY_COMMIT, BUSY_AUTH, BUSY_DELAY };
+enum smtp_busy { BUSY_NONE, BUSY_COMMIT, BUSY_AUTH, BUSY_DELAY, BUSY_MAILAUTH };
+
+/* Header fields the spool watches for (spoolhdr.c). */
+enum {
+	SMTP_HDR_BCC = 1u << 0,
+	SMTP_HDR_MESSAGE_ID = 1u << 1,
+	SMTP_HDR_DATE = 1u << 2,
+	SMTP_HDR_AUTH_RESULTS = 1u << 3,
+	SMTP_HDR_FROM = 1u << 4,
+};
+
+struct smtp_hdrwatch {
+	bool bol, in_header, naming;
+	char name[32];
+	size_t nlen;
+	unsigned seen;              /* SMTP_HDR_* */
+};
 
 struct smtp_rcpt {
 	char *address;                  /* as given, normalised */
@@ -83,6 +103,7 @@ struct smtp_spool {
 	struct smtp_datascan scan;      /* bare CR/LF, long lines, end of DATA */
 	bool too_big, io_error;
 	struct dkim_sign *dkim;         /* submission: the DKIM signer hashing as data arrives */
+	struct smtp_hdrwatch hdr;       /* which fields the header has */
 };
 
 struct smtp_session {
@@ -120,6 +141,9 @@ struct smtp_session {
 	enum smtp_state bdat_return;    /* state after a discarded chunk */
 	uint64_t bdat_remaining;
 	unsigned transactions;
+
+	/* SPF, DKIM, DMARC on the MX port (mailauth.c), from MAIL FROM to end of data */
+	struct smtp_mailauth *ma;
 
 	/* the delivery in flight */
 	struct store_delivery *delivery;
@@ -174,8 +198,53 @@ bool smtp_spool_finish(struct smtp_session *s);
 /* dkimsign.c: DKIM signing of submitted mail */
 void smtp_dkim_begin(struct smtp_session *s);
 void smtp_dkim_feed(struct smtp_session *s, const char *p, size_t n);
-/* End of data, before the metadata parse: prepend the DKIM-Signature; false on a spool I/O error. */
-bool smtp_dkim_end(struct smtp_session *s);
+/*
+ * End of data: the DKIM-Signature field into sig when the From domain is
+ * local with an active key (nothing otherwise); added: fields the
+ * submission server puts at the top of the header, signed with it.
+ */
+void smtp_dkim_sign(struct smtp_session *s, const struct buf *added, struct buf *sig);
+
+/* spoolhdr.c: the header as spooled, and changing it */
+void smtp_hdrwatch_init(struct smtp_hdrwatch *w);
+void smtp_hdrwatch_feed(struct smtp_hdrwatch *w, const char *p, size_t n);
+/* Drop this header field (name, value after the colon, both with their lengths)? */
+typedef bool (*smtp_hdr_drop_fn)(const char *name, size_t nlen, const char *value, size_t vlen, void *ctx);
+/*
+ * Put insert (whole fields, CRLF-terminated) after our trace fields and,
+ * with drop, leave out the header fields it says: in the write buffer when
+ * the message is all there and nothing is dropped, else in a new spool
+ * file written once.  False on an I/O error (logged).
+ */
+bool smtp_spool_rewrite(struct smtp_session *s, const struct buf *insert, smtp_hdr_drop_fn drop, void *ctx);
+
+/* submission.c: what a submission server adds and removes, then the DKIM signature */
+bool smtp_submission_finish(struct smtp_session *s);
+
+/* mailauth.c */
+struct smtp_mailauth_verdict {
+	int code;                   /* 0: accept */
+	char enhanced[16];
+	char text[512];
+	bool junk;                  /* accept into each local recipient's Junk */
+	const char *reason;         /* static, for the log */
+	struct buf fields;          /* Received-SPF and Authentication-Results, to put on the message */
+	bool later;                 /* from a DNS callback, not from inside smtp_mailauth_end(): input waits */
+};
+typedef void (*smtp_mailauth_done_fn)(struct smtp_session *s, const struct smtp_mailauth_verdict *v);
+void smtp_mailauth_mail(struct smtp_session *s);                /* MAIL FROM accepted: SPF starts */
+void smtp_mailauth_data(struct smtp_session *s);                /* the spool is open: DKIM starts */
+void smtp_mailauth_feed(struct smtp_session *s, const char *p, size_t n);
+/* End of data: done() runs once with the verdict, maybe later (the session is BUSY_MAILAUTH meanwhile). */
+void smtp_mailauth_end(struct smtp_session *s, smtp_mailauth_done_fn done);
+/* Cancel whatever is in flight and forget the results (transaction reset, session end). */
+void smtp_mailauth_reset(struct smtp_session *s);
+/* Drop fn for Authentication-Results fields that claim to be ours (RFC 8601 §5). */
+bool smtp_mailauth_drop_authres(const char *name, size_t nlen, const char *value, size_t vlen, void *ctx);
+
+/* session.c */
+struct dns_resolver *smtp_resolver(struct smtp_session *s);
+const char *smtp_authserv_id(const struct smtp_session *s);
 
 /* deliver.c */
 void smtp_end_of_message(struct smtp_session *s);

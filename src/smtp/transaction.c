@@ -38,6 +38,7 @@ void smtp_transaction_reset(struct smtp_session *s)
 	s->bdat_used = s->bdat_last = false;
 	smtp_spool_discard(s);
 	smtp_delivery_cleanup(s);
+	smtp_mailauth_reset(s);
 	if (s->state == ST_MAIL || s->state == ST_RCPT || s->state == ST_DATA || s->state == ST_BDAT)
 		s->state = ST_READY;
 }
@@ -93,6 +94,7 @@ void smtp_cmd_mail(struct smtp_session *s, const char *args, size_t len)
 	random_id(s->msgid, 16);
 	s->state = ST_MAIL;
 	smtp_reply(s, 250, "2.1.0", "Ok");
+	smtp_mailauth_mail(s);
 }
 
 static void reject_rcpt(struct smtp_session *s, const struct smtp_rcpt_args *r, int code,

@@ -82,6 +82,12 @@ struct store_ops {
 	enum store_status (*queue_apply)(struct store *s, const struct store_queue_outcome *o, size_t n);
 	enum store_status (*queue_all)(struct store *s, enum store_queue_all_op op, uint64_t *changed);
 
+	enum store_status (*tlsrpt_record)(struct store *s, const struct store_tlsrpt_result *r);
+	enum store_status (*tlsrpt_pending)(struct store *s, size_t limit, store_tlsrpt_pending_cb cb, void *ctx);
+	enum store_status (*tlsrpt_rows)(struct store *s, const char *day, const char *domain,
+					 store_tlsrpt_row_cb cb, void *ctx);
+	enum store_status (*tlsrpt_delete)(struct store *s, const char *day, const char *domain, uint64_t *removed);
+
 	struct store_writer *(*writer_start)(const char *data_dir);
 	void (*writer_stop)(struct store_writer *w);
 	void (*deliver)(struct store_writer *w, struct store_delivery *d);

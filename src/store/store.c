@@ -370,3 +370,24 @@ void store_deliver(struct store_writer *w, struct store_delivery *d)
 {
 	writer_ops_of(w)->deliver(w, d);
 }
+
+enum store_status store_tlsrpt_record(struct store *s, const struct store_tlsrpt_result *r)
+{
+	return ops_of(s)->tlsrpt_record(s, r);
+}
+
+enum store_status store_tlsrpt_pending(struct store *s, size_t limit, store_tlsrpt_pending_cb cb, void *ctx)
+{
+	return ops_of(s)->tlsrpt_pending(s, limit, cb, ctx);
+}
+
+enum store_status store_tlsrpt_rows(struct store *s, const char *day, const char *domain,
+				    store_tlsrpt_row_cb cb, void *ctx)
+{
+	return ops_of(s)->tlsrpt_rows(s, day, domain, cb, ctx);
+}
+
+enum store_status store_tlsrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed)
+{
+	return ops_of(s)->tlsrpt_delete(s, day, domain, removed);
+}

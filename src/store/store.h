@@ -470,6 +470,55 @@ bool store_blob_path(struct store *s, const char *blob_id, char *out, size_t siz
 void store_queue_watch(void (*fn)(void *arg), void *arg);
 void store_queue_notify(void);
 
+/* ---- TLS reporting (RFC 8460) -------------------------------------------- */
+
+/*
+ * The outbound TLS results of each UTC day, per recipient (policy) domain,
+ * aggregated: one row per day, domain, policy and failure detail, whose
+ * count grows with each session recorded (an UPSERT).  A success row has
+ * result_type "" and no sending/receiving details.  Strings are cut to
+ * the STORE_TLSRPT_*_MAX limits (policy_strings and mx_hosts at a line
+ * boundary), so hostile DNS or policy text cannot grow a row without end.
+ */
+#define STORE_TLSRPT_DAY_LEN 10             /* "YYYY-MM-DD" */
+#define STORE_TLSRPT_DOMAIN_MAX 253
+#define STORE_TLSRPT_POLICY_MAX 4096        /* policy_strings: one policy-string per line */
+#define STORE_TLSRPT_MX_MAX 2048            /* mx_hosts: one pattern per line */
+#define STORE_TLSRPT_TYPE_MAX 40            /* policy_type, result_type */
+#define STORE_TLSRPT_HOST_MAX 255           /* receiving_mx */
+#define STORE_TLSRPT_IP_MAX 63              /* sending_ip, receiving_ip */
+
+struct store_tlsrpt_result {
+	const char *day;            /* "YYYY-MM-DD", UTC */
+	const char *domain;         /* the policy domain, lower case */
+	const char *policy_type;    /* "sts", "tlsa", "no-policy-found" */
+	const char *policy_strings; /* "" or lines joined by '\n' */
+	const char *mx_hosts;       /* "" or lines joined by '\n' (MTA-STS mx patterns) */
+	const char *result_type;    /* "" for success, else an RFC 8460 §4.3 result type */
+	const char *sending_ip;     /* failures only, "" otherwise */
+	const char *receiving_mx;
+	const char *receiving_ip;
+	uint64_t count;             /* sessions: added to the row's count on record */
+};
+/* Add r->count sessions to r's row (created when new).  One statement. */
+enum store_status store_tlsrpt_record(struct store *s, const struct store_tlsrpt_result *r);
+
+/* A day and domain with results: the sessions that succeeded and failed. */
+struct store_tlsrpt_pending {
+	const char *day;
+	const char *domain;
+	uint64_t successes, failures;
+};
+typedef void (*store_tlsrpt_pending_cb)(void *ctx, const struct store_tlsrpt_pending *p);
+/* Every day and domain with results, oldest day first, then by domain, at most limit (0: no limit). */
+enum store_status store_tlsrpt_pending(struct store *s, size_t limit, store_tlsrpt_pending_cb cb, void *ctx);
+typedef void (*store_tlsrpt_row_cb)(void *ctx, const struct store_tlsrpt_result *r);
+/* The rows of one day and domain, by policy, then successes first; strings valid during cb only. */
+enum store_status store_tlsrpt_rows(struct store *s, const char *day, const char *domain,
+				    store_tlsrpt_row_cb cb, void *ctx);
+/* Remove the rows of one day and domain (reported, or given up on); *removed may be NULL. */
+enum store_status store_tlsrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed);
+
 /* ---- delivery (the group-commit writer) --------------------------------- */
 
 struct store_remote_rcpt {

@@ -80,6 +80,11 @@ const struct store_ops store_sqlite_ops = {
 	.queue_apply = store_sq_queue_apply,
 	.queue_all = store_sq_queue_all,
 
+	.tlsrpt_record = store_sq_tlsrpt_record,
+	.tlsrpt_pending = store_sq_tlsrpt_pending,
+	.tlsrpt_rows = store_sq_tlsrpt_rows,
+	.tlsrpt_delete = store_sq_tlsrpt_delete,
+
 	.writer_start = store_sq_writer_start,
 	.writer_stop = store_sq_writer_stop,
 	.deliver = store_sq_deliver,

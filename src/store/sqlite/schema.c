@@ -240,6 +240,29 @@ static const char *const migrations[] = {
 	 "ALTER TABLE queue ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;"
 	 "ALTER TABLE queue ADD COLUMN requiretls INTEGER NOT NULL DEFAULT 0;"
 	 "CREATE INDEX queue_due ON queue (held, next_attempt);"),
+
+	/*
+	 * 4 -> 5: TLS reporting (RFC 8460).  One row per UTC day, policy
+	 * domain, policy and failure detail; count grows by UPSERT, so a busy
+	 * day costs rows per distinct outcome, not per session.  Success rows
+	 * have result_type '' and empty details.  IF NOT EXISTS: a store
+	 * rolled back to an older user_version (test_store_imap's migration
+	 * test) keeps the table and must still migrate.
+	 */
+	("CREATE TABLE IF NOT EXISTS tlsrpt ("
+	 "  day TEXT NOT NULL,"
+	 "  domain TEXT NOT NULL,"
+	 "  policy_type TEXT NOT NULL,"
+	 "  policy_strings TEXT NOT NULL DEFAULT '',"
+	 "  mx_hosts TEXT NOT NULL DEFAULT '',"
+	 "  result_type TEXT NOT NULL DEFAULT '',"
+	 "  sending_ip TEXT NOT NULL DEFAULT '',"
+	 "  receiving_mx TEXT NOT NULL DEFAULT '',"
+	 "  receiving_ip TEXT NOT NULL DEFAULT '',"
+	 "  count INTEGER NOT NULL DEFAULT 0,"
+	 "  PRIMARY KEY (day, domain, policy_type, policy_strings, result_type, sending_ip, receiving_mx,"
+	 "    receiving_ip)"
+	 ") WITHOUT ROWID;"),
 };
 
 static int user_version(struct store_sq *sq)

@@ -16,6 +16,7 @@
  *   quota.c    account quotas
  *   uids.c     the UID list for SELECT (cached process-wide), \Recent claims
  *   queue.c    the outbound queue
+ *   tlsrpt.c   TLS reporting results (RFC 8460)
  *   writer.c   the group-commit delivery thread
  *
  * Nothing here leaks out of store/sqlite/: callers see store.h only.
@@ -242,6 +243,14 @@ enum store_status store_sq_queue_hold(struct store *s, int64_t id, bool held);
 bool store_sq_blob_path_op(struct store *s, const char *blob_id, char *out, size_t size);
 enum store_status store_sq_queue_apply(struct store *s, const struct store_queue_outcome *o, size_t n);
 enum store_status store_sq_queue_all(struct store *s, enum store_queue_all_op op, uint64_t *changed);
+
+/* ---- tlsrpt.c ----------------------------------------------------------- */
+
+enum store_status store_sq_tlsrpt_record(struct store *s, const struct store_tlsrpt_result *r);
+enum store_status store_sq_tlsrpt_pending(struct store *s, size_t limit, store_tlsrpt_pending_cb cb, void *ctx);
+enum store_status store_sq_tlsrpt_rows(struct store *s, const char *day, const char *domain,
+				       store_tlsrpt_row_cb cb, void *ctx);
+enum store_status store_sq_tlsrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed);
 
 /* ---- writer.c ----------------------------------------------------------- */
 

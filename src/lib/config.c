@@ -76,6 +76,7 @@ static const struct key keys[] = {
 	{ "delivery", "max_connections", K_UINT, F(delivery.max_connections), 10000 },
 	{ "delivery", "connect_timeout", K_DURATION, F(delivery.connect_timeout_ms), 0 },
 	{ "delivery", "command_timeout", K_DURATION, F(delivery.command_timeout_ms), 0 },
+	{ "delivery", "data_done_timeout", K_DURATION, F(delivery.data_done_timeout_ms), 0 },
 	{ "delivery", "source_ip", K_STRING, F(delivery.source_ip), 0 },
 	{ "delivery", "received_client_ip", K_BOOL, F(delivery.received_client_ip), 0 },
 	{ "delivery", "destination_rate_delay", K_DURATION, F(delivery.destination_rate_delay_ms), 0 },
@@ -122,6 +123,7 @@ void config_defaults(struct config *cfg)
 	cfg->delivery.max_connections = 50;
 	cfg->delivery.connect_timeout_ms = 30000;
 	cfg->delivery.command_timeout_ms = 300000;
+	cfg->delivery.data_done_timeout_ms = 600000;
 	cfg->delivery.dane = true;
 	cfg->delivery.mta_sts = true;
 	cfg->delivery.mta_sts_port = 443;

@@ -85,6 +85,7 @@ struct config {
 		unsigned max_connections;       /* parallel outbound connections in all */
 		uint64_t connect_timeout_ms;
 		uint64_t command_timeout_ms;    /* the wait for each reply of the remote server */
+		uint64_t data_done_timeout_ms;  /* the wait for the reply to the end of data (the longest) */
 		char *source_ip;                /* bind outbound sockets to this address; NULL: any */
 		bool received_client_ip;        /* submission Received names the client's IP (default no) */
 		uint64_t destination_rate_delay_ms; /* least time between two jobs to one destination (0: none) */

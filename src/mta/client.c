@@ -314,9 +314,15 @@ static void on_write(struct bufferevent *bev, void *arg)
 		pump_bdat(s);
 	} else if ((s->state == MTA_S_DOT || s->state == MTA_S_BDAT) && s->nexpect && s->body_end &&
 		   evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-		/* The end of data is out: now it is the server's turn, and a loss may mean it has the message. */
+		/*
+		 * The end of data is out: now it is the server's turn, and a loss
+		 * may mean it has the message.  It may be scanning a big message,
+		 * so this wait is the long one (RFC 5321 §4.5.3.2.6: 10 minutes).
+		 */
 		s->stage = STAGE_END;
-		arm_reply_timer(s);
+		const struct config *cfg = cfg_of(s);
+		uint64_t ms = cfg->delivery.data_done_timeout_ms;
+		set_timer(s, ms > cfg->delivery.command_timeout_ms ? ms : cfg->delivery.command_timeout_ms);
 	}
 }
 

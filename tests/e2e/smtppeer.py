@@ -13,6 +13,7 @@ auth it requires AUTH PLAIN/LOGIN with those credentials; with
 eightbitmime=False its EHLO reply leaves out 8BITMIME (an old 7-bit MTA).
 """
 
+import asyncio
 import ssl
 import threading
 import time
@@ -57,6 +58,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.peer.data_delay:
+            await asyncio.sleep(self.peer.data_delay)     # a server that takes its time over the message
         if self.peer.data_reply:
             return self.peer.data_reply
         tls = session.ssl is not None
@@ -79,6 +82,7 @@ class SmtpPeer:
         self.rcpt_reply = {}
         self.mail_reply = None
         self.data_reply = None
+        self.data_delay = 0
         self.auth_seen = []
         kwargs = {"enable_SMTPUTF8": smtputf8}
         if tls_context is not None:

@@ -353,3 +353,21 @@ def test_row_with_bad_blob_id_backs_off_and_bounces(make_tern, peer_port):
     wait_queue_empty(t)
     # backed off between attempts: 1 s doubling to 2 s over the 6 s, not one every scan
     assert len(re.findall(r"bad blob id in the queue", t.log())) <= 6, t.log()
+
+
+def test_end_of_data_reply_gets_the_long_timeout(make_tern, peers, peer_port):
+    """RFC 5321 §4.5.3.2.6: the reply to the end of data may take 10
+    minutes (data_done_timeout), longer than any other (command_timeout):
+    a server slow to accept a message it has in full is waited for, and
+    timing out there, when it comes, says the message may go twice."""
+    peer = peers("127.0.0.2", peer_port)
+    peer.data_delay = 2.5
+    t = relay_tern(make_tern, "127.0.0.2", peer_port, command_timeout="1s", data_done_timeout="6s")
+    submit(t, ["far@remote.example"], subject="slow accept")
+    t.wait_log(r"to=<far@remote\.example> .*status=sent", timeout=20)
+    assert len(peer.messages) == 1
+
+    t2 = relay_tern(make_tern, "127.0.0.2", peer_port, command_timeout="1s", data_done_timeout="1s")
+    submit(t2, ["far@remote.example"], subject="too slow")
+    t2.wait_log(r"to=<far@remote\.example> .*status=deferred", timeout=20)
+    assert re.search(r"message may be sent more than once", t2.log())

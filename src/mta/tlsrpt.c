@@ -42,6 +42,8 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 #include "mail/meta.h"
+#include "mailauth/dkim.h"
+#include "mailauth/dkim_keys.h"
 #include "net/loop.h"
 
 #define TLSRPT_REQUEST_FILE "tlsrpt-send"
@@ -74,6 +76,7 @@ struct mta_tlsrpt {
 	struct dns_query *txt_q;        /* the current item's TXT lookup */
 	struct post *posts;             /* HTTPS uploads still resolving their host */
 	char from[TLSRPT_ADDR_MAX + 1];
+	struct dkim_keystore *keys;     /* to sign report mail with the From domain's key */
 };
 
 /* ---- what a failure was --------------------------------------------------------- */
@@ -264,6 +267,39 @@ static void mail_done_on_writer(struct store_delivery *d)
 }
 
 /* The message (msg, its first rp_len octets the Return-Path line) to the address, as notice.c does. */
+/*
+ * Receivers of reports by mail check DKIM before they trust one (RFC 8460
+ * §5.3): signed with the key of the From domain (tern dkim keygen) when
+ * it has one, after the Return-Path line; unsigned, and logged, without.
+ */
+static void sign_report(struct mta_tlsrpt *r, struct buf *msg, size_t rp_len)
+{
+	const char *at = strrchr(r->from, '@');
+	EVP_PKEY *key = NULL;
+	char sel[DKIM_SELECTOR_MAX + 1];
+	if (!at || !r->keys || !dkim_keystore_get(r->keys, at + 1, &key, sel)) {
+		log_info("tlsrpt", "msg=\"report mail not DKIM-signed: no active key\" domain=%s", lq(at ? at + 1 : "-"));
+		return;
+	}
+	struct dkim_sign *sg = dkim_sign_new();
+	dkim_sign_feed(sg, msg->data + rp_len, msg->len - rp_len);
+	struct buf sig = BUF_INIT;
+	if (dkim_sign_finish(sg, key, at + 1, sel, now_unix(), NULL, &sig)) {
+		struct buf out = BUF_INIT;
+		buf_reserve(&out, msg->len + sig.len);
+		buf_append(&out, msg->data, rp_len);
+		buf_append(&out, sig.data, sig.len);
+		buf_append(&out, msg->data + rp_len, msg->len - rp_len);
+		buf_free(msg);
+		*msg = out;
+	} else {
+		log_warn("tlsrpt", "msg=\"DKIM signing of the report failed, sent unsigned\" domain=%s", lq(at + 1));
+	}
+	buf_free(&sig);
+	dkim_sign_free(&sg);
+	EVP_PKEY_free(key);
+}
+
 static void mail_deliver(struct mta_tlsrpt *r, const char *to, const char *domain, const struct buf *msg,
 			 size_t rp_len)
 {
@@ -596,6 +632,7 @@ static void report(struct mta_tlsrpt *r, const struct item *it, const struct tls
 		struct buf msg = BUF_INIT;
 		size_t rp_len = 0;
 		tlsrpt_mail_write(&m, &msg, &rp_len);
+		sign_report(r, &msg, rp_len);
 		mail_deliver(r, u->addr, it->domain, &msg, rp_len);
 		buf_free(&msg);
 	}
@@ -785,6 +822,7 @@ struct mta_tlsrpt *mta_tlsrpt_new(struct event_base *base, const struct config *
 		snprintf(r->from, sizeof r->from, "%s", cfg->delivery.tlsrpt_from);
 	else
 		snprintf(r->from, sizeof r->from, "postmaster@%s", cfg->hostname);
+	r->keys = dkim_keystore_new(cfg->data_dir);
 	return r;
 }
 
@@ -805,5 +843,6 @@ void mta_tlsrpt_free(struct mta_tlsrpt **rp)
 	}
 	items_clear(r);
 	event_free(r->next_ev);
+	dkim_keystore_free(&r->keys);
 	free(r);
 }

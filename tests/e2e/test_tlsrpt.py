@@ -148,6 +148,7 @@ def world(make_tern, make_dns, peers, ca):
                     tlsrpt_from="tlsrpt-noreply@example.test")
     t = make_tern(dns=dns.dns_config(), delivery=delivery)
     t.add_user(REPORTS)
+    t.cli("dkim", "keygen", "example.test", "--selector", "rpt")    # report mail is signed with it
     t.nofetch = nofetch
     yield t, good, bad, plain, sink
     web.stop()
@@ -194,6 +195,16 @@ def test_reports_by_mail_and_https(world):
     assert msg["TLS-Report-Submitter"] == SUBMITTER
     assert msg["From"] == "<tlsrpt-noreply@example.test>" or "tlsrpt-noreply@example.test" in msg["From"]
     assert raw.startswith(b"Return-Path: <tlsrpt-noreply@example.test>")
+    # DKIM-signed with the From domain's key (RFC 8460 §5.3), and it verifies
+    assert re.search(rb"^DKIM-Signature: .*d=example\.test;.*s=rpt;", raw, re.M | re.S)
+    record = "".join(re.findall(r'"([^"]*)"', t.cli("dkim", "record", "example.test").stdout))
+    try:
+        import dkim
+    except ImportError:
+        dkim = None
+    if dkim:
+        body = raw.split(b"\r\n", 1)[1]      # without our Return-Path
+        assert dkim.verify(body, dnsfunc=lambda name, timeout=5: record.encode()), raw[:600]
     assert msg.get_content_type() == "multipart/report"
     assert msg.get_param("report-type") == "tlsrpt"
     parts = list(msg.iter_parts())

@@ -41,7 +41,7 @@ static void usage(FILE *f)
 	      "  user quota ADDRESS [--storage SIZE] [--messages N]\n"
 	      "  alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list\n"
 	      "  mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID\n"
-	      "  queue list | queue retry|hold|release ID|all | queue delete ID\n"
+	      "  queue list | queue show ID | queue retry|hold|release ID|all | queue delete ID\n"
 	      "  dns lookup a|aaaa|mx|txt|tlsa|ptr NAME\n"
 	      "  dns mta-sts [--no-cache] DOMAIN...\n"
 	      "  dns records DOMAIN\n"

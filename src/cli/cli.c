@@ -31,7 +31,7 @@ static const struct group {
 				" | user quota ADDRESS [--storage SIZE] [--messages N]" },
 	{ "alias", cli_alias_cmd, "alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list" },
 	{ "mail", cli_mail_cmd, "mail list ADDRESS [MAILBOX] | mail cat ADDRESS MAILBOX UID" },
-	{ "queue", cli_queue_cmd, "queue list | queue retry|hold|release ID|all | queue delete ID" },
+	{ "queue", cli_queue_cmd, "queue list | queue show ID | queue retry|hold|release ID|all | queue delete ID" },
 	{ "dns", cli_dns_cmd, "dns lookup a|aaaa|mx|txt|tlsa|ptr NAME | dns mta-sts [--no-cache] DOMAIN... | dns records DOMAIN" },
 	{ "dkim", cli_dkim_cmd, "dkim keygen DOMAIN [--ed25519] [--selector SEL] [--bits N] | dkim list | dkim activate DOMAIN SELECTOR | dkim record DOMAIN [SELECTOR] | dkim verify FILE|-" },
 	{ "tlsrpt", cli_tlsrpt_cmd, "tlsrpt list | tlsrpt send [--day YYYY-MM-DD]" },

@@ -6,6 +6,9 @@
  *                              (notify= ret= envid= orcpt= requiretls), tern's
  *                              message id, next attempt, state (queued or
  *                              held); tab-separated
+ *   tern queue show ID         one entry, one "Field: value" line each, then a
+ *                              blank line and the message as it will be sent
+ *                              (Postfix's postcat -q)
  *   tern queue retry ID|all    due now (the running server picks it up
  *                              within seconds)
  *   tern queue hold ID|all     not tried until released (Postfix's postsuper -h)
@@ -14,9 +17,11 @@
  */
 #include "cli/cli_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/util.h"
 
@@ -78,6 +83,94 @@ static void print_entry(void *ctx, const struct store_queue_entry *e)
 	printf("\t%s\t%s\n", next, e->held ? "held" : "queued");
 }
 
+struct show {
+	int64_t id;
+	bool found;
+	char blob_id[STORE_BLOB_ID_MAX];
+	uint64_t offset, size;
+};
+
+static void show_field(const char *name, const char *value)
+{
+	printf("%s: ", name);
+	cli_put_field(value);
+	putchar('\n');
+}
+
+static void show_entry(void *ctx, const struct store_queue_entry *e)
+{
+	struct show *sh = ctx;
+	if (e->id != sh->id)
+		return;
+	sh->found = true;
+	snprintf(sh->blob_id, sizeof sh->blob_id, "%s", e->blob_id);
+	sh->offset = e->queue_offset;
+	sh->size = e->size;
+	char created[32], next[32];
+	cli_iso8601(e->created, created);
+	cli_iso8601(e->next_attempt, next);
+	printf("ID: %lld\n", (long long)e->id);
+	show_field("Message-Id", e->message_id);
+	printf("Created: %s\nNext-Attempt: %s\nState: %s\n", created, next, e->held ? "held" : "queued");
+	show_field("Sender", *e->sender ? e->sender : "<>");
+	show_field("Recipient", e->rcpt);
+	printf("Parameters: ");
+	print_dsn(e);
+	printf("%s%s\n", e->body_8bit ? " body=8bitmime" : "", e->smtputf8 ? " smtputf8" : "");
+	printf("Size: %llu\nAttempts: %u\n", (unsigned long long)e->size, e->attempts);
+	show_field("Last-Error", *e->last_error ? e->last_error : "-");
+	printf("Delay-Warning-Sent: %s\n\n", e->warned ? "yes" : "no");
+}
+
+/* The message as it goes out: the blob from the queue offset (our Return-Path skipped). */
+static int show_message(struct cli *c, struct store *s, const struct show *sh)
+{
+	int fd = -1;
+	enum store_status st = store_blob_open(s, sh->blob_id, &fd);
+	if (st != STORE_OK)
+		return cli_status(c, st, "queue message file");
+	fflush(stdout);
+	char buf[65536];
+	off_t off = (off_t)sh->offset;
+	uint64_t left = sh->size;
+	int rc = 0;
+	while (left > 0) {
+		ssize_t n = pread(fd, buf, left < sizeof buf ? (size_t)left : sizeof buf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = cli_fail(c, CLI_INTERNAL, "message file shorter than its queue entry says");
+			break;
+		}
+		if (!write_full(STDOUT_FILENO, buf, (size_t)n)) {
+			rc = cli_fail(c, CLI_INTERNAL, "cannot write the message: %s", strerror(errno));
+			break;
+		}
+		off += n;
+		left -= (uint64_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
+static int queue_show(struct cli *c, int argc, char **argv)
+{
+	struct show sh = { 0 };
+	if (argc != 2)
+		return cli_usage(c, "ID");
+	if (!cli_parse_id(argv[1], 1, INT64_MAX, &sh.id))
+		return cli_fail(c, CLI_USER_ERROR, "not a queue id: '%.64s'", argv[1]);
+	struct store *s = cli_store(c);
+	if (!s)
+		return CLI_INTERNAL;
+	enum store_status st = store_queue_list(s, show_entry, &sh);
+	if (st != STORE_OK)
+		return cli_status(c, st, "queue");
+	if (!sh.found)
+		return cli_fail(c, CLI_USER_ERROR, "no queue entry %lld", (long long)sh.id);
+	return show_message(c, s, &sh);
+}
+
 enum action { RETRY, HOLD, RELEASE, DELETE };
 
 static enum store_status apply(struct store *s, enum action a, int64_t id)
@@ -121,6 +214,8 @@ int cli_queue_cmd(struct cli *c, int argc, char **argv)
 			return CLI_INTERNAL;
 		return cli_status(c, store_queue_list(s, print_entry, NULL), "queue");
 	}
+	if (strcmp(sub, "show") == 0)
+		return queue_show(c, argc, argv);
 	static const struct {
 		const char *name;
 		enum action a;

@@ -371,3 +371,25 @@ def test_end_of_data_reply_gets_the_long_timeout(make_tern, peers, peer_port):
     submit(t2, ["far@remote.example"], subject="too slow")
     t2.wait_log(r"to=<far@remote\.example> .*status=deferred", timeout=20)
     assert re.search(r"message may be sent more than once", t2.log())
+
+
+def test_queue_show(make_tern, peer_port):
+    """`tern queue show ID`: the entry, field by field, then the message as
+    it will be sent (our Return-Path left off, our Received on)."""
+    t = relay_tern(make_tern, "127.0.0.2", peer_port)
+    submit(t, ["far@remote.example"], subject="shown", rcpt_options=["NOTIFY=FAILURE"])
+    rows = wait_deferred(t)
+    out = t.cli("queue", "show", rows[0][0]).stdout
+    head, msg = out.split("\n\n", 1)
+    fields = dict(line.split(": ", 1) for line in head.splitlines())
+    assert fields["ID"] == rows[0][0]
+    assert fields["Sender"] == "alice@example.test" and fields["Recipient"] == "far@remote.example"
+    assert fields["State"] == "queued" and fields["Attempts"] == "1"
+    assert "notify=FAILURE" in fields["Parameters"]
+    assert re.search(r"refused", fields["Last-Error"], re.I)
+    assert msg.startswith("Received: from ") and "Subject: shown" in msg and "Return-Path" not in msg
+    assert len(msg.encode()) + msg.count("\n") == int(fields["Size"])     # text mode made CRLF into LF
+    r = t.cli("queue", "show", "999999", check=False)
+    assert r.returncode == 1 and "no queue entry" in r.stderr
+    r = t.cli("queue", "show", "x1", check=False)
+    assert r.returncode == 1

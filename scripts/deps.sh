@@ -50,8 +50,10 @@ BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
 #   python3-aiosmtpd              the remote SMTP servers of the delivery tests
 #   python3-dkim opendkim-tools   test_dkim.py: dkimpy and OpenDKIM verify what tern signs,
 #                                 and sign what tern verifies
+#   postfix                       test_delivery_postfix.py: a private Postfix instance as the
+#                                 remote MX (postfixpeer.py), and bench/outbound's smtp-sink
 TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl isync
- fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim opendkim-tools"
+ fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim opendkim-tools postfix"
 
 # bench: bench/smtp-intake drives Postfix with its smtp-source; bench/imap
 # compares with Dovecot (both also install these themselves when missing);

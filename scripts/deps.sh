@@ -52,13 +52,58 @@ BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
 #                                 and sign what tern verifies
 #   postfix                       test_delivery_postfix.py: a private Postfix instance as the
 #                                 remote MX (postfixpeer.py), and bench/outbound's smtp-sink
+#   dovecot-dev dovecot-core      test_imaptest.py: imaptest, built by imaptest_build below
+#   autoconf automake libtool     (Dovecot's headers and dovecot-config, libdovecot.so to
+#   patch                         link and run with, autogen.sh, the source's patch)
 TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl isync
- fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim opendkim-tools postfix"
+ fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim opendkim-tools postfix
+ dovecot-dev dovecot-core autoconf automake libtool patch"
 
 # bench: bench/smtp-intake drives Postfix with its smtp-source; bench/imap
 # compares with Dovecot (both also install these themselves when missing);
 # strace counts the sync calls per message of both servers.
 BENCH="postfix dovecot-imapd strace"
+
+# imaptest, Dovecot's IMAP compliance tester (tests/e2e/test_imaptest.py):
+# no Debian package has it, so it is built from the source beside the
+# checkout (../shared/tools/imaptest, as CI lays it out; TERN_IMAPTEST_SRC
+# overrides) against dovecot-dev, once per machine, into $IMAPTEST_CACHE
+# with the compliance scripts next to it.  A stamp holds the checksum of the
+# source, so a changed source is built again and an unchanged one never.
+# Without the source it says so and goes on: the test then skips (fails
+# under TERN_REQUIRE_CLIENTS).
+IMAPTEST_CACHE=${TERN_IMAPTEST_CACHE:-/var/cache/tern-imaptest}
+imaptest_build() {
+	src=${TERN_IMAPTEST_SRC:-$(cd "$(dirname "$0")/.." && pwd)/../shared/tools/imaptest}
+	if [ ! -f "$src/configure.ac" ]; then
+		echo "deps: no imaptest source at $src; test_imaptest.py will skip"
+		return 0
+	fi
+	sum=$(cd "$src" && find . -type f ! -name '.*' -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
+	if [ -x "$IMAPTEST_CACHE/imaptest" ] && [ "$(cat "$IMAPTEST_CACHE/stamp" 2>/dev/null)" = "$sum" ]; then
+		return 0
+	fi
+	echo "deps: building imaptest into $IMAPTEST_CACHE"
+	work=$(mktemp -d "${TMPDIR:-/tmp}/tern-imaptest.XXXXXX")
+	log="$work.log"
+	# The source has no .git, so configure.ac's git-version-gen reads ./version.
+	# chmod: the shared source may come without write bits, and rm -rf needs them.
+	if ! (cp -r "$src/." "$work" && chmod -R u+w "$work" && cd "$work" &&
+		{ [ ! -f debian12-dovecot-2.3.19.patch ] || patch -s -p1 <debian12-dovecot-2.3.19.patch; } &&
+		{ [ -s version ] || echo "0.0.0-tern" >version; } &&
+		./autogen.sh && ./configure --with-dovecot=/usr/lib/dovecot && make -j2) >"$log" 2>&1; then
+		tail -30 "$log" >&2
+		echo "deps: imaptest build failed (log: $log)" >&2
+		rm -rf "$work"
+		exit 1
+	fi
+	$SUDO rm -rf "$IMAPTEST_CACHE"
+	$SUDO mkdir -p "$IMAPTEST_CACHE"
+	$SUDO cp "$work/src/imaptest" "$IMAPTEST_CACHE/imaptest"
+	$SUDO cp -r "$work/src/tests" "$IMAPTEST_CACHE/tests"
+	echo "$sum" | $SUDO tee "$IMAPTEST_CACHE/stamp" >/dev/null
+	rm -rf "$work" "$log"
+}
 
 case "${1:-build}" in
 build) want="$BUILD" ;;
@@ -73,13 +118,14 @@ for p in $want; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
-
-echo "installing:$missing"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-# Postfix asks how to configure itself; the bench writes its own config.
-echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections 2>/dev/null || true
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	# Postfix asks how to configure itself; the bench writes its own config.
+	echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections 2>/dev/null || true
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+[ "$want" = "$BUILD" ] || imaptest_build

@@ -43,6 +43,13 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 # A clean clone of what is committed: no build products, no local changes.
 git clone -q "$REPO" "$ROOT/root/tern"
 echo "fresh-debian-test: clone of $(git -C "$ROOT/root/tern" log --oneline -1)"
+# The shared tools beside the checkout, as CI lays them out (imaptest's
+# source, which scripts/deps.sh builds).
+SHARED=$(cd "$REPO/.." && pwd)/shared
+if [ -d "$SHARED/tools" ]; then
+	mkdir -p "$ROOT/root/shared"
+	cp -r "$SHARED/tools" "$ROOT/root/shared/"
+fi
 
 # What a new user types: install git and make, then the README's command
 # (as CI does it: .ci/run = deps.sh test + TERN_REQUIRE_CLIENTS=1 make test).

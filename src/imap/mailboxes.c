@@ -396,10 +396,8 @@ void imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 			continue;   /* extended LIST: an empty pattern matches nothing */
 		if (cmd->patterns[i].p[0] != '/')
 			buf_append(&pat, ref.data ? ref.data : "", ref.len);
-		if (!decode_pattern(s, &cmd->patterns[i], &pat)) {
-			imap_bad(s, cmd->tag, "Invalid mailbox pattern");
-			goto out;
-		}
+		if (!decode_pattern(s, &cmd->patterns[i], &pat))
+			continue;   /* no mailbox name decodes to it: it matches nothing */
 		pats[npats++] = imap_listmatch_new(pat.data ? pat.data : "", pat.len);
 	}
 	if (o & IMAP_LIST_RET_STATUS && cmd->status_items & IMAP_STATUS_HIGHESTMODSEQ)

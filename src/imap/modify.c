@@ -171,8 +171,13 @@ static void collect_removed(void *ctx, const struct store_change *c)
 	r->u[r->n++] = c->uid;
 }
 
-/* Announce our own removals (only those the client knows) and advance the view. */
-static void announce_removed(struct imap_session *s, struct removed_list *r)
+/*
+ * Announce our own removals (only those the client knows) and, when advance,
+ * take the view's modseq past them.  A MOVE into the selected mailbox does
+ * not advance: its new copies share the expunge's modseq, and imap_sync must
+ * still find them to announce EXISTS.
+ */
+static void announce_removed_as(struct imap_session *s, struct removed_list *r, bool advance)
 {
 	if (!r->n)
 		return;
@@ -182,7 +187,13 @@ static void announce_removed(struct imap_session *s, struct removed_list *r)
 		if (imap_view_seq(s->view, r->u[i]) && (k == 0 || r->u[k - 1] != r->u[i]))
 			r->u[k++] = r->u[i];
 	imap_view_remove(s, r->u, k);
-	imap_view_own_change(s, r->modseq);
+	if (advance)
+		imap_view_own_change(s, r->modseq);
+}
+
+static void announce_removed(struct imap_session *s, struct removed_list *r)
+{
+	announce_removed_as(s, r, true);
 }
 
 void imap_cmd_expunge(struct imap_session *s, struct imap_cmd *cmd)
@@ -258,10 +269,6 @@ void imap_cmd_copy(struct imap_session *s, struct imap_cmd *cmd)
 		imap_store_error(s, cmd->tag, st, what);
 		goto out;
 	}
-	if (move && d.id == s->view->mailbox_id) {
-		imap_tagged(s, cmd->tag, "NO", "[CANNOT] Cannot move to the same mailbox");
-		goto out;
-	}
 	if (n == 0) {
 		imap_ok(s, cmd, "%s completed, no messages", what);
 		goto out;
@@ -298,7 +305,8 @@ void imap_cmd_copy(struct imap_session *s, struct imap_cmd *cmd)
 		/* RFC 6851 §4.3: COPYUID comes in an untagged OK before the expunges. */
 		if (code.len)
 			imap_untagged(s, "OK %sMoved", code.data);
-		announce_removed(s, &r);
+		/* RFC 6851 §3.3: into the selected mailbox it is COPY + EXPUNGE, the copies announced by EXISTS. */
+		announce_removed_as(s, &r, d.id != s->view->mailbox_id);
 		imap_ok(s, cmd, "%s completed", what);
 	} else {
 		imap_ok(s, cmd, "%s%s completed", buf_cstr(&code), what);

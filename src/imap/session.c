@@ -207,9 +207,18 @@ bool imap_mailbox_arg(struct imap_session *s, const struct imap_cmd *cmd, const 
 	} else {
 		ok = imap_mutf7_to_utf8(p, n, out);
 	}
-	if (!ok || n == 0 || memchr(p, '\0', n)) {
+	if (memchr(p, '\0', n)) {
 		buf_free(out);
 		imap_bad(s, cmd->tag, "Invalid mailbox name");
+		return false;
+	}
+	if (!ok || n == 0) {
+		/*
+		 * Well-formed IMAP, just no name a mailbox can have (bad modified
+		 * UTF-7, empty): NO like any mailbox that does not exist, not BAD.
+		 */
+		buf_free(out);
+		imap_tagged(s, cmd->tag, "NO", "[CANNOT] Invalid mailbox name");
 		return false;
 	}
 	if (out->len == 5 && ascii_iprefix(out->data, 5, "INBOX")) {

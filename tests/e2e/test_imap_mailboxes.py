@@ -161,8 +161,8 @@ def test_list_bad_arguments(tern, user):
     r = raw(tern, user)
     _, t = r.cmd('LIST (RECURSIVEMATCH) "" "*"')
     assert b" BAD " in t
-    _, t = r.cmd('LIST "" "&Jjo!"')       # not modified UTF-7
-    assert b" BAD " in t
+    lines, t = r.cmd('LIST "" "&Jjo!"')   # not modified UTF-7: no name matches it (as Dovecot and imaptest have it)
+    assert b" OK " in t and not lines, (lines, t)
     _, t = r.cmd('LIST "" "*" RETURN (BOGUS)')
     assert b" BAD " in t
     r.close()
@@ -207,8 +207,8 @@ def test_create_modified_utf7_and_utf8(tern, user):
     ok(r, 'CREATE "Caf&AOk-/&U,BTFw-"')     # Café/台北
     assert ok(r, 'LIST "" "&ZeVnLIqe-"') == [b'* LIST (\\HasNoChildren) "/" "&ZeVnLIqe-"']
     assert ok(r, 'LIST "" "Caf&AOk-/*"') == [b'* LIST (\\HasNoChildren) "/" "Caf&AOk-/&U,BTFw-"']
-    _, t = r.cmd('CREATE "&ZeVnLIqe"')      # unterminated
-    assert b" BAD " in t
+    _, t = r.cmd('CREATE "&ZeVnLIqe"')      # unterminated: well-formed IMAP, no name a mailbox can have
+    assert b" NO [CANNOT] " in t, t
     ok(r, "ENABLE UTF8=ACCEPT")
     listing = ok(r, 'LIST "" "*"')
     assert '* LIST (\\HasNoChildren) "/" "日本語"'.encode() in listing

@@ -1,0 +1,175 @@
+"""
+Dovecot's imaptest compliance scripts against tern's IMAP server: one
+pytest test per script group (src/tests/<group> of imaptest), each run as
+its own imaptest process so a failure names its group and shows
+imaptest's own account of what was expected and what came.
+
+imaptest is built by scripts/deps.sh test (imaptest_build) into
+/var/cache/tern-imaptest (TERN_IMAPTEST_CACHE overrides): the binary and
+the scripts beside it.  When it is not there the tests skip, or fail
+with TERN_REQUIRE_CLIENTS set, like every real-client test.
+
+What imaptest reports, and what is checked:
+  stdout  "N test groups: F failed, S skipped due to missing capabilities"
+          "base protocol: a/b individual commands failed"
+          "extensions: c/d individual commands failed"
+  stderr  one "*** Test GROUP command i/n (line L)" block per failure,
+          "Error: ..." lines (a BAD reply, a failed LOGIN)
+A run passes only with the summary present (else imaptest died early),
+1 group, 0 failed, 0 skipped (a capability tern stopped announcing would
+otherwise hide a group), 0 failed commands, no failure block, exit 0.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import Tern, new_workdir, provision
+
+CACHE = os.environ.get("TERN_IMAPTEST_CACHE", "/var/cache/tern-imaptest")
+IMAPTEST = os.path.join(CACHE, "imaptest")
+SCRIPTS = os.path.join(CACHE, "tests")
+USER = "imaptest@example.test"
+PASSWORD = "imaptest-" + "pw"
+
+SUMMARY_GROUPS = re.compile(r"^(\d+) test groups: (\d+) failed, (\d+) skipped", re.M)
+SUMMARY_BASE = re.compile(r"^base protocol: (\d+)/(\d+) individual commands failed", re.M)
+SUMMARY_EXT = re.compile(r"^extensions: (\d+)/(\d+) individual commands failed", re.M)
+FAILURE = re.compile(r"^\*\*\* Test .*", re.M)
+
+
+def groups():
+    """The script groups: every file of the scripts directory but the .mbox
+    message sources (as imaptest itself scans a directory)."""
+    if not os.path.isdir(SCRIPTS):
+        return []
+    return sorted(f for f in os.listdir(SCRIPTS)
+                  if not f.startswith(".") and not f.endswith(".mbox")
+                  and os.path.isfile(os.path.join(SCRIPTS, f)))
+
+
+# Where scripts/deps.sh builds imaptest from (its TERN_IMAPTEST_SRC default).
+SOURCE = os.environ.get("TERN_IMAPTEST_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                          "..", "..", "..", "shared", "tools", "imaptest"))
+
+# Groups tern does not pass yet (issue 13), each for the reason imaptest
+# gives.  Strict: a group that starts passing fails here until it is taken
+# off the list, so the list can only shrink.
+KNOWN_FAILING = {
+    "append-binary": "BODY[1] of an empty part is sent as \"\", imaptest wants the literal {0}",
+    "esearch-condstore": "no OK [HIGHESTMODSEQ] after FETCH MODSEQ; SEARCH RETURN (MIN MAX) MODSEQ "
+                         "gives the mailbox's highest modseq, not that of the matches",
+    "listext": "LIST (SUBSCRIBED) / RETURN (CHILDREN SUBSCRIBED): \\NonExistent, \\HasChildren "
+               "and CHILDINFO",
+    "search-addresses": "SEARCH FROM misses a match",
+    "search-date": "SENTBEFORE/SENTON/SENTSINCE ignore the Date field's zone",
+    "subscribe": "LSUB with % omits a \\Noselect parent of subscribed children",
+}
+
+
+def need_imaptest():
+    if os.access(IMAPTEST, os.X_OK) and groups():
+        return
+    why = "imaptest is not built in %s (scripts/deps.sh test builds it)" % CACHE
+    # Required where its source is (CI has it beside the checkout), not where it cannot be built.
+    if os.environ.get("TERN_REQUIRE_CLIENTS") and os.path.isfile(os.path.join(SOURCE, "configure.ac")):
+        pytest.fail(why + " and TERN_REQUIRE_CLIENTS is set")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def imap_server(certs):
+    """One tern for every group: imaptest recreates its mailbox per group.
+    LOGIN in plain text (no STARTTLS: imaptest's scripts log in first)."""
+    need_imaptest()
+    t = Tern(new_workdir(), certs, auth={"allow_plaintext": "yes"})
+    provision(t)
+    t.add_user(USER, PASSWORD)
+    t.start()
+    yield t
+    rc = t.stop()
+    t.check_clean_log()
+    assert rc == 0, "tern exited with %s:\n%s" % (rc, t.log())
+    shutil.rmtree(t.dir, ignore_errors=True)
+
+
+def run_imaptest(port, script):
+    env = dict(os.environ, LD_LIBRARY_PATH="/usr/lib/dovecot")
+    return subprocess.run(
+        [IMAPTEST, "host=127.0.0.1", "port=%d" % port, "user=" + USER, "pass=" + PASSWORD,
+         "test=" + script],
+        env=env, capture_output=True, text=True, errors="replace", timeout=120)
+
+
+def check_report(group, r):
+    """Every way the run can say it went wrong, in one message."""
+    out, err = r.stdout, r.stderr
+    problems = []
+    m = SUMMARY_GROUPS.search(out)
+    base = SUMMARY_BASE.search(out)
+    ext = SUMMARY_EXT.search(out)
+    if not (m and base and ext):
+        problems.append("no summary (imaptest exited with %d before the end)" % r.returncode)
+    else:
+        total, failed, skipped = map(int, m.groups())
+        if total != 1:
+            problems.append("%d groups ran, not 1" % total)
+        if failed:
+            problems.append("group failed")
+        if skipped:
+            problems.append("group skipped: a capability it needs is not announced")
+        if int(base.group(1)):
+            problems.append("base protocol: %s/%s commands failed" % base.groups())
+        if int(ext.group(1)):
+            problems.append("extensions: %s/%s commands failed" % ext.groups())
+    fails = FAILURE.findall(err)
+    if fails:
+        problems.append("%d failure reports" % len(fails))
+    if r.returncode != 0:
+        problems.append("exit status %d" % r.returncode)
+    return problems
+
+
+@pytest.mark.parametrize("group", [
+    pytest.param(g, marks=pytest.mark.xfail(reason=KNOWN_FAILING[g], strict=True)) if g in KNOWN_FAILING else g
+    for g in groups()] or ["(imaptest not built)"])
+def test_imaptest_group(imap_server, group):
+    r = run_imaptest(imap_server.ports["imap"], os.path.join(SCRIPTS, group))
+    problems = check_report(group, r)
+    assert not problems, "imaptest %s: %s\n--- stdout\n%s\n--- stderr\n%s" % (
+        group, "; ".join(problems), r.stdout, r.stderr)
+
+
+def test_imaptest_report_parser():
+    """The parser above must see a failure in imaptest's real failure
+    format (a captured report), so a changed format cannot pass unseen."""
+    class R:
+        returncode = 2
+        stdout = ("1 test groups: 1 failed, 0 skipped due to missing capabilities\n"
+                  "base protocol: 1/13 individual commands failed\n"
+                  "extensions: 0/0 individual commands failed\n")
+        stderr = ("*** Test move command 12/13 (line 44)\n"
+                  " - failed: Expected tagged reply 'ok', got 'NO [CANNOT] x'\n"
+                  " - Command (tag 37.42): move 1 $mailbox\n")
+    problems = check_report("move", R)
+    assert "group failed" in problems
+    assert "base protocol: 1/13 commands failed" in problems
+    assert "1 failure reports" in problems
+    assert "exit status 2" in problems
+
+    class Ok:
+        returncode = 0
+        stdout = ("1 test groups: 0 failed, 0 skipped due to missing capabilities\n"
+                  "base protocol: 0/13 individual commands failed\n"
+                  "extensions: 0/0 individual commands failed\n")
+        stderr = ""
+    assert check_report("move", Ok) == []
+
+    class Died:
+        returncode = 89
+        stdout = ""
+        stderr = "Fatal: connect(127.0.0.1) failed\n"
+    assert check_report("move", Died) == ["no summary (imaptest exited with 89 before the end)",
+                                          "exit status 89"]

@@ -32,12 +32,13 @@
  * and is bounded by a small constant times the message size.
  *
  * Dates: BEFORE/ON/SINCE compare the calendar day of INTERNALDATE in UTC;
- * SENTBEFORE/SENTON/SENTSINCE the calendar day of the Date: header, also
- * in UTC (the index keeps it as Unix time, so the header's own zone is not
- * known here; RFC 9051 asks for the day as written).  A message without a
- * usable Date: (sent_date 0) matches no SENT* key.
+ * SENTBEFORE/SENTON/SENTSINCE the calendar day of the Date: header as
+ * written, in its own zone (RFC 9051 §6.4.4): the index keeps Unix time,
+ * so the zone is read again from the date string of the stored ENVELOPE.
+ * A message without a usable Date: (sent_date 0) matches no SENT* key.
  */
 #include "imap/search.h"
+#include "mail/date.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +452,29 @@ static int64_t day_of(int64_t t)
 	return d;
 }
 
+/*
+ * The day of the Date: header as written: its zone from the ENVELOPE's
+ * first field ("(\"Sat, 24 Mar 2007 23:00:00 +0200\" ..."), else UTC.
+ */
+static int64_t sent_day(const struct store_message_data *m)
+{
+	const char *e = m->envelope;
+	int zone = 0;
+	if (e && e[0] == '(' && e[1] == '"') {
+		char date[256];
+		size_t n = 0;
+		for (const char *p = e + 2; *p && *p != '"' && n < sizeof date - 1; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			date[n++] = *p;
+		}
+		int64_t t;
+		if (!mail_date_parse_zone(date, n, &t, &zone) || t != m->sent_date)
+			zone = 0;
+	}
+	return day_of(m->sent_date + (int64_t)zone * 60);
+}
+
 static bool text_key_match(const struct imap_skey *k, struct search_ctx *c)
 {
 	struct buf tmp = BUF_INIT;
@@ -527,11 +551,11 @@ static bool eval_meta_leaf(const struct imap_skey *k, const struct imap_search_m
 	case SK_SINCE:
 		return day_of(m->internaldate) >= k->date;
 	case SK_SENTBEFORE:
-		return m->sent_date != 0 && day_of(m->sent_date) < k->date;
+		return m->sent_date != 0 && sent_day(m) < k->date;
 	case SK_SENTON:
-		return m->sent_date != 0 && day_of(m->sent_date) == k->date;
+		return m->sent_date != 0 && sent_day(m) == k->date;
 	case SK_SENTSINCE:
-		return m->sent_date != 0 && day_of(m->sent_date) >= k->date;
+		return m->sent_date != 0 && sent_day(m) >= k->date;
 	case SK_LARGER:
 		return m->size > k->num;
 	case SK_SMALLER:

@@ -225,6 +225,12 @@ static bool year_of(const struct dtok *k, int64_t *y)
 
 bool mail_date_parse(const char *s, size_t n, int64_t *out)
 {
+	int zone;
+	return mail_date_parse_zone(s, n, out, &zone);
+}
+
+bool mail_date_parse_zone(const char *s, size_t n, int64_t *out, int *zone_minutes)
+{
 	struct dtok t[DATE_MAX_TOKENS];
 	if (n > DATE_MAX_INPUT)
 		return false;
@@ -287,5 +293,6 @@ bool mail_date_parse(const char *s, size_t n, int64_t *out)
 		return false;
 	int64_t days = days_from_civil(year, mon, day);
 	*out = days * 86400 + h * 3600 + mi * 60 + se - zone * 60;
+	*zone_minutes = (int)zone;
 	return true;
 }

@@ -18,5 +18,7 @@
 
 /* Parse s[0..n); on success *t is seconds since the epoch (UTC). */
 bool mail_date_parse(const char *s, size_t n, int64_t *t);
+/* The same, and the zone's offset east of UTC in minutes (the day as written is day_of(t + zone * 60)). */
+bool mail_date_parse_zone(const char *s, size_t n, int64_t *t, int *zone_minutes);
 
 #endif

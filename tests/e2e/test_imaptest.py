@@ -64,7 +64,6 @@ KNOWN_FAILING = {
     "listext": "LIST (SUBSCRIBED) / RETURN (CHILDREN SUBSCRIBED): \\NonExistent, \\HasChildren "
                "and CHILDINFO",
     "search-addresses": "SEARCH FROM misses a match",
-    "search-date": "SENTBEFORE/SENTON/SENTSINCE ignore the Date field's zone",
     "subscribe": "LSUB with % omits a \\Noselect parent of subscribed children",
 }
 

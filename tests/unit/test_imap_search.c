@@ -302,15 +302,18 @@ static void test_sentdate(void **state)
 {
 	(void)state;
 	struct tmsg t, nd;
-	/* Date: Mon, 02 Mar 2026 23:30:00 -0800 = 3 March 07:30 UTC; days count in UTC */
+	/*
+	 * Date: Mon, 02 Mar 2026 23:30:00 -0800 = 3 March 07:30 UTC; the day
+	 * counts as written, in the field's own zone: 2 March (RFC 9051 §6.4.4)
+	 */
 	tmsg_load(&t, "multi", 1, 1);
 	assert_int_equal(t.m.sent_date, days(2026, 3, 3) * 86400 + 7 * 3600 + 30 * 60);
-	assert_true(match1(&t, KD(SK_SENTON, 2026, 3, 3)));
-	assert_false(match1(&t, KD(SK_SENTON, 2026, 3, 2)));
-	assert_true(match1(&t, KD(SK_SENTBEFORE, 2026, 3, 4)));
-	assert_false(match1(&t, KD(SK_SENTBEFORE, 2026, 3, 3)));
-	assert_true(match1(&t, KD(SK_SENTSINCE, 2026, 3, 3)));
-	assert_false(match1(&t, KD(SK_SENTSINCE, 2026, 3, 4)));
+	assert_true(match1(&t, KD(SK_SENTON, 2026, 3, 2)));
+	assert_false(match1(&t, KD(SK_SENTON, 2026, 3, 3)));
+	assert_true(match1(&t, KD(SK_SENTBEFORE, 2026, 3, 3)));
+	assert_false(match1(&t, KD(SK_SENTBEFORE, 2026, 3, 2)));
+	assert_true(match1(&t, KD(SK_SENTSINCE, 2026, 3, 2)));
+	assert_false(match1(&t, KD(SK_SENTSINCE, 2026, 3, 3)));
 	/* INTERNALDATE does not leak into SENT* */
 	t.m.internaldate = days(2020, 1, 1) * 86400;
 	assert_false(match1(&t, KD(SK_SENTON, 2020, 1, 1)));
@@ -755,7 +758,7 @@ static void test_parsed_commands(void **state)
 	assert_false(match_command("a SEARCH CHARSET UTF-8 BODY wombat\r\n", &t, NULL));
 	assert_true(match_command("a SEARCH OR (UNSEEN BODY wombat) (KEYWORD work ON 2-Mar-2026 3)\r\n", &t, NULL));
 	assert_false(match_command("a SEARCH NOT (TEXT koala HEADER X-Tag second) 1:*\r\n", &t, NULL));
-	assert_true(match_command("a UID SEARCH UID 50:* SENTON 3-Mar-2026 LARGER 1000 NOT SMALLER 1000\r\n", &t,
+	assert_true(match_command("a UID SEARCH UID 50:* SENTON 2-Mar-2026 LARGER 1000 NOT SMALLER 1000\r\n", &t,
 				  NULL));
 	assert_false(match_command("a SEARCH 4:* TEXT koala\r\n", &t, NULL));
 	uint32_t u = 57;

@@ -48,6 +48,7 @@
 #include "lib/buf.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "mail/address.h"
 #include "mail/charset.h"
 #include "mail/cte.h"
 #include "mail/header.h"
@@ -314,6 +315,54 @@ static bool header_field_match(struct search_ctx *c, const char *name, const str
 	return hit;
 }
 
+/*
+ * FROM, TO, CC, BCC: the field's text, or failing that one of its
+ * addresses written plainly ("name local@domain"), so that comments and
+ * odd spacing inside an address (<user (c)@ (c) domain.org>) do not hide
+ * it, as Dovecot and imaptest's search-addresses have it.
+ */
+static bool address_field_match(struct search_ctx *c, const char *name, const struct buf *needle)
+{
+	if (header_field_match(c, name, needle))
+		return true;
+	size_t len;
+	const char *text = ctx_text(c, &len);
+	if (!text)
+		return false;
+	struct mail_hdr_iter it;
+	struct mail_hdr_field f;
+	struct buf raw = BUF_INIT, v = BUF_INIT, dec = BUF_INIT;
+	bool hit = false;
+	mail_hdr_iter_init(&it, text, len);
+	while (!hit && mail_hdr_next(&it, &f)) {
+		if (!mail_hdr_is(&f, name))
+			continue;
+		buf_reset(&raw);
+		mail_hdr_unfold(&raw, f.value, f.value_len);
+		struct mail_address *list = mail_address_parse(raw.data ? raw.data : "", raw.len);
+		for (struct mail_address *a = list; a && !hit; a = a->next) {
+			buf_reset(&v);
+			if (a->name) {
+				buf_reset(&dec);
+				mail_rfc2047_decode(&dec, a->name, strlen(a->name));
+				fold_append(&v, dec.data ? dec.data : "", dec.len);
+				buf_putc(&v, ' ');
+			}
+			if (a->mailbox && a->domain) {
+				fold_append(&v, a->mailbox, strlen(a->mailbox));
+				buf_putc(&v, '@');
+				fold_append(&v, a->domain, strlen(a->domain));
+			}
+			hit = contains(&v, needle);
+		}
+		mail_address_free(&list);
+	}
+	buf_free(&raw);
+	buf_free(&v);
+	buf_free(&dec);
+	return hit;
+}
+
 /* Append every field of the header block h[0..n) as folded "name: value", NUL-separated. */
 static void fields_folded(struct buf *out, const char *h, size_t n)
 {
@@ -490,16 +539,16 @@ static bool text_key_match(const struct imap_skey *k, struct search_ctx *c)
 		hit = header_field_match(c, k->field, needle);
 		break;
 	case SK_FROM:
-		hit = header_field_match(c, "from", needle);
+		hit = address_field_match(c, "from", needle);
 		break;
 	case SK_TO:
-		hit = header_field_match(c, "to", needle);
+		hit = address_field_match(c, "to", needle);
 		break;
 	case SK_CC:
-		hit = header_field_match(c, "cc", needle);
+		hit = address_field_match(c, "cc", needle);
 		break;
 	case SK_BCC:
-		hit = header_field_match(c, "bcc", needle);
+		hit = address_field_match(c, "bcc", needle);
 		break;
 	case SK_SUBJECT:
 		hit = header_field_match(c, "subject", needle);

@@ -63,7 +63,6 @@ KNOWN_FAILING = {
                          "gives the mailbox's highest modseq, not that of the matches",
     "listext": "LIST (SUBSCRIBED) / RETURN (CHILDREN SUBSCRIBED): \\NonExistent, \\HasChildren "
                "and CHILDINFO",
-    "search-addresses": "SEARCH FROM misses a match",
     "subscribe": "LSUB with % omits a \\Noselect parent of subscribed children",
 }
 

@@ -43,6 +43,8 @@ void smtp_hdrwatch_init(struct smtp_hdrwatch *w)
 
 static void field_name_done(struct smtp_hdrwatch *w)
 {
+	while (w->nlen && (w->name[w->nlen - 1] == ' ' || w->name[w->nlen - 1] == '\t'))
+		w->nlen--;      /* "Bcc :" is still Bcc (obsolete syntax, RFC 5322 §4.5) */
 	for (size_t i = 0; i < ARRAY_LEN(watched); i++)
 		if (w->nlen == strlen(watched[i].name) && strncasecmp(w->name, watched[i].name, w->nlen) == 0)
 			w->seen |= watched[i].bit;

@@ -231,6 +231,7 @@ def test_submission_is_not_checked_and_fixed_up(mx):
     t = mx()
     s = t.submission()
     msg = ("From: alice@example.test\r\nTo: bob@example.test\r\nBcc: secret@example.test\r\n"
+           "BCC :\r\n\tother-secret@example.test\r\n"
            "Subject: no ids\r\n\r\nhello\r\n")
     s.sendmail("alice@example.test", ["bob@example.test"], msg.encode())
     s.quit()

@@ -49,6 +49,7 @@ static void usage(FILE *f)
 	      "  dkim list | dkim activate DOMAIN SELECTOR | dkim record DOMAIN [SELECTOR]\n"
 	      "  dkim verify FILE|-\n"
 	      "  tlsrpt list | tlsrpt send [--day YYYY-MM-DD]\n"
+	      "  dmarc report list | dmarc report send [--day YYYY-MM-DD]\n"
 	      "\n"
 	      "The config file is -c FILE, else $TERN_CONFIG, else /etc/tern/tern.conf.\n", f);
 }
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 		rc = serve_main(&cfg);
 		goto out;
 	}
-	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns", "tlsrpt", "dkim" };
+	static const char *const groups[] = { "domain", "user", "alias", "mail", "queue", "dns", "tlsrpt", "dkim", "dmarc" };
 	bool known = false;
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		known = known || strcmp(cmd, groups[i]) == 0;

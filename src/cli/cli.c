@@ -35,6 +35,7 @@ static const struct group {
 	{ "dns", cli_dns_cmd, "dns lookup a|aaaa|mx|txt|tlsa|ptr NAME | dns mta-sts [--no-cache] DOMAIN... | dns records DOMAIN" },
 	{ "dkim", cli_dkim_cmd, "dkim keygen DOMAIN [--ed25519] [--selector SEL] [--bits N] | dkim list | dkim activate DOMAIN SELECTOR | dkim record DOMAIN [SELECTOR] | dkim verify FILE|-" },
 	{ "tlsrpt", cli_tlsrpt_cmd, "tlsrpt list | tlsrpt send [--day YYYY-MM-DD]" },
+	{ "dmarc", cli_dmarc_cmd, "dmarc report list | dmarc report send [--day YYYY-MM-DD]" },
 };
 
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

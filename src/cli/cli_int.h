@@ -64,5 +64,6 @@ int cli_dns_cmd(struct cli *c, int argc, char **argv);
 int cli_dns_records(struct cli *c, int argc, char **argv);     /* dnsrecords.c */
 int cli_dkim_cmd(struct cli *c, int argc, char **argv);
 int cli_tlsrpt_cmd(struct cli *c, int argc, char **argv);
+int cli_dmarc_cmd(struct cli *c, int argc, char **argv);
 
 #endif

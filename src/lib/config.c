@@ -94,6 +94,9 @@ static const struct key keys[] = {
 	{ "mailauth", "spf_reject", K_BOOL, F(mailauth.spf_fail_reject), 0 },
 	{ "mailauth", "junk_instead", K_STRING, F(mailauth.junk_instead), 0 },
 	{ "mailauth", "authserv_id", K_STRING, F(mailauth.authserv_id), 0 },
+	{ "mailauth", "dmarc_reports", K_BOOL, F(mailauth.dmarc_reports), 0 },
+	{ "mailauth", "dmarc_report_from", K_STRING, F(mailauth.dmarc_report_from), 0 },
+	{ "mailauth", "dmarc_report_org", K_STRING, F(mailauth.dmarc_report_org), 0 },
 	{ "log", "level", K_LOGLEVEL, F(log.level), 0 },
 };
 #undef F
@@ -130,6 +133,7 @@ void config_defaults(struct config *cfg)
 	cfg->delivery.tlsrpt = true;
 	cfg->mailauth.spf = cfg->mailauth.dkim = cfg->mailauth.dmarc = true;
 	cfg->mailauth.spf_fail_reject = true;
+	cfg->mailauth.dmarc_reports = true;
 	cfg->log.level = LOG_INFO;
 }
 
@@ -146,6 +150,8 @@ void config_free(struct config *cfg)
 	free(cfg->dns.trust_anchor);
 	free(cfg->mailauth.junk_instead);
 	free(cfg->mailauth.authserv_id);
+	free(cfg->mailauth.dmarc_report_from);
+	free(cfg->mailauth.dmarc_report_org);
 	free(cfg->delivery.relay);
 	free(cfg->delivery.relay_username);
 	free(cfg->delivery.relay_password_file);
@@ -504,6 +510,11 @@ static void validate(struct load_ctx *ctx)
 		problem(ctx, "delivery", "tlsrpt_organization", "must be printable ASCII, at most 200 characters");
 	if (cfg->delivery.tlsrpt_contact && !header_text_valid(cfg->delivery.tlsrpt_contact))
 		problem(ctx, "delivery", "tlsrpt_contact", "must be printable ASCII, at most 200 characters");
+	if (cfg->mailauth.dmarc_report_from && !tlsrpt_from_valid(cfg->mailauth.dmarc_report_from))
+		problem(ctx, "mailauth", "dmarc_report_from", "'%s' is not a plain address (local@domain)",
+			cfg->mailauth.dmarc_report_from);
+	if (cfg->mailauth.dmarc_report_org && !header_text_valid(cfg->mailauth.dmarc_report_org))
+		problem(ctx, "mailauth", "dmarc_report_org", "must be printable ASCII, at most 200 characters");
 	/* It goes into every Authentication-Results field as a token (RFC 8601 §2.2). */
 	const char *id = cfg->mailauth.authserv_id;
 	bool id_ok = !id || (id[0] && strlen(id) <= 253);

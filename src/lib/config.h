@@ -104,6 +104,9 @@ struct config {
 		bool spf_fail_reject;           /* spf_reject: refuse an SPF fail at end of data (default yes) */
 		char *junk_instead;             /* local domains whose mail is filed into Junk instead of refused */
 		char *authserv_id;              /* Authentication-Results id; NULL: hostname */
+		bool dmarc_reports;             /* collect DMARC results, send daily aggregate reports (RFC 7489 §7.2), default yes */
+		char *dmarc_report_from;        /* the reports' sender; NULL: postmaster@hostname */
+		char *dmarc_report_org;         /* org_name of the reports; NULL: hostname */
 	} mailauth;
 
 	struct {

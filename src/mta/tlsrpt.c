@@ -25,15 +25,12 @@
 #include "mta/tlsrpt.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <openssl/x509_vfy.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
@@ -41,23 +38,16 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
-#include "mail/meta.h"
 #include "mailauth/dkim.h"
 #include "mailauth/dkim_keys.h"
-#include "net/loop.h"
+#include "mta/report.h"
 
 #define TLSRPT_REQUEST_FILE "tlsrpt-send"
-#define TLSRPT_DONE_FILE "tlsrpt-send.done"
 #define TLSRPT_RUN_MAX 1000             /* (day, domain) pairs per run; the rest wait for the next */
 #define TLSRPT_KEEP_DAYS 3              /* a domain whose DNS keeps failing loses its rows after this */
 #define TLSRPT_ROWS_MAX 10000           /* rows of one report (one per distinct outcome) */
 #define TLSRPT_HTTPS_CONNECT_MS 10000
 #define TLSRPT_HTTPS_TIMEOUT_MS 60000
-
-struct item {
-	char day[11];
-	char *domain;
-};
 
 struct post;
 
@@ -68,11 +58,7 @@ struct mta_tlsrpt {
 	struct store_writer *writer;
 	struct dns_resolver *dns;
 	struct event *next_ev;
-	char last_day[11];              /* the UTC day of the last daily run */
-	struct item *items;             /* this run's work */
-	size_t nitems, cur;
-	bool running;
-	bool ack;                       /* this run was asked for: leave the done file when it ends */
+	struct report_run run;
 	struct dns_query *txt_q;        /* the current item's TXT lookup */
 	struct post *posts;             /* HTTPS uploads still resolving their host */
 	char from[TLSRPT_ADDR_MAX + 1];
@@ -135,225 +121,21 @@ const char *tlsrpt_sts_failure_type(const char *why)
 	return "sts-policy-fetch-error";
 }
 
-/* ---- the request file of `tern tlsrpt send` ----------------------------------- */
-
-static void request_path(const char *data_dir, char *out, size_t size)
-{
-	snprintf(out, size, "%s/%s", data_dir, TLSRPT_REQUEST_FILE);
-}
-
-static void done_path(const char *data_dir, char *out, size_t size)
-{
-	snprintf(out, size, "%s/%s", data_dir, TLSRPT_DONE_FILE);
-}
-
-/* text into path, whole or not at all (a temporary file renamed). */
-static bool file_put(const char *path, const char *text)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return false;
-	size_t n = strlen(text);
-	bool ok = write(fd, text, n) == (ssize_t)n;
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return false;
-	}
-	return true;
-}
+/* ---- the request file of `tern tlsrpt send` (mta/report.c) --------------------- */
 
 bool mta_tlsrpt_request_done(const char *data_dir, char *summary, size_t size)
 {
-	char path[4096];
-	done_path(data_dir, path, sizeof path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	char line[128] = "";
-	ssize_t n = read(fd, line, sizeof line - 1);
-	close(fd);
-	unlink(path);
-	line[n > 0 ? n : 0] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	snprintf(summary, size, "%s", line);
-	return true;
+	return report_request_done(data_dir, TLSRPT_REQUEST_FILE, summary, size);
 }
 
 bool mta_tlsrpt_request(const char *data_dir, const char *day)
 {
-	char path[4096], line[32];
-	done_path(data_dir, path, sizeof path);
-	unlink(path);       /* an answer to an earlier request */
-	request_path(data_dir, path, sizeof path);
-	snprintf(line, sizeof line, "%s\n", day ? day : "all");
-	if (!file_put(path, line)) {
-		log_error("tlsrpt", "msg=\"cannot write the request\" path=%s error=%s", lq(path), lq(strerror(errno)));
-		return false;
-	}
-	return true;
+	return report_request(data_dir, TLSRPT_REQUEST_FILE, day);
 }
 
 bool mta_tlsrpt_request_pending(const char *data_dir)
 {
-	char path[4096];
-	request_path(data_dir, path, sizeof path);
-	return access(path, F_OK) == 0;
-}
-
-/* The request, taken (the file is removed): true with *all or day set. */
-static bool request_take(const char *data_dir, bool *all, char day[11])
-{
-	char path[4096];
-	request_path(data_dir, path, sizeof path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;
-	char line[32] = "";
-	ssize_t n = read(fd, line, sizeof line - 1);
-	close(fd);
-	unlink(path);
-	line[n > 0 ? n : 0] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	*all = strcmp(line, "all") == 0 || line[0] == '\0';
-	if (!*all) {
-		if (tlsrpt_day_start(line) < 0) {
-			log_warn("tlsrpt", "msg=\"bad report request ignored\" day=%s", lq(line));
-			return false;
-		}
-		memcpy(day, line, 11);     /* tlsrpt_day_start checked: exactly 10 characters and the NUL */
-	}
-	return true;
-}
-
-/* ---- mail reports, through the writer ------------------------------------------ */
-
-struct mail_delivery {
-	struct store_delivery d;
-	struct mail_meta meta;
-	struct store_rcpt rcpt;
-	struct store_remote_rcpt remote[STORE_MAX_EXPANSION];
-	char blob_id[STORE_BLOB_ID_MAX];
-	char message_id[17];
-	char to[TLSRPT_ADDR_MAX + 1];
-	char domain[STORE_TLSRPT_DOMAIN_MAX + 1];
-	char *path;
-	char *sender;
-	struct loop *loop;
-};
-
-static void mail_done_on_loop(void *arg)
-{
-	struct mail_delivery *md = arg;
-	if (md->d.status != STORE_OK)
-		log_error("tlsrpt", "msg=\"report not stored\" domain=%s to=<%s> status=%s", lq(md->domain), md->to,
-			  store_status_str(md->d.status));
-	else
-		log_info("tlsrpt", "msg=\"report mailed\" domain=%s to=<%s> queue_id=%s", lq(md->domain), md->to,
-			 md->message_id);
-	mail_meta_free(&md->meta);
-	store_rcpt_clear(&md->rcpt);
-	free(md->path);
-	free(md->sender);
-	free(md);
-}
-
-static void mail_done_on_writer(struct store_delivery *d)
-{
-	struct mail_delivery *md = (struct mail_delivery *)(void *)d;
-	loop_post(md->loop, mail_done_on_loop, md);
-}
-
-/* The message (msg, its first rp_len octets the Return-Path line) to the address, as notice.c does. */
-/*
- * Receivers of reports by mail check DKIM before they trust one (RFC 8460
- * §5.3): signed with the key of the From domain (tern dkim keygen) when
- * it has one, after the Return-Path line; unsigned, and logged, without.
- */
-static void sign_report(struct mta_tlsrpt *r, struct buf *msg, size_t rp_len)
-{
-	const char *at = strrchr(r->from, '@');
-	EVP_PKEY *key = NULL;
-	char sel[DKIM_SELECTOR_MAX + 1];
-	if (!at || !r->keys || !dkim_keystore_get(r->keys, at + 1, &key, sel)) {
-		log_info("tlsrpt", "msg=\"report mail not DKIM-signed: no active key\" domain=%s", lq(at ? at + 1 : "-"));
-		return;
-	}
-	struct dkim_sign *sg = dkim_sign_new();
-	dkim_sign_feed(sg, msg->data + rp_len, msg->len - rp_len);
-	struct buf sig = BUF_INIT;
-	if (dkim_sign_finish(sg, key, at + 1, sel, now_unix(), NULL, &sig)) {
-		struct buf out = BUF_INIT;
-		buf_reserve(&out, msg->len + sig.len);
-		buf_append(&out, msg->data, rp_len);
-		buf_append(&out, sig.data, sig.len);
-		buf_append(&out, msg->data + rp_len, msg->len - rp_len);
-		buf_free(msg);
-		*msg = out;
-	} else {
-		log_warn("tlsrpt", "msg=\"DKIM signing of the report failed, sent unsigned\" domain=%s", lq(at + 1));
-	}
-	buf_free(&sig);
-	dkim_sign_free(&sg);
-	EVP_PKEY_free(key);
-}
-
-static void mail_deliver(struct mta_tlsrpt *r, const char *to, const char *domain, const struct buf *msg,
-			 size_t rp_len)
-{
-	struct mail_delivery *md = xcalloc(1, sizeof *md);
-	random_id(md->message_id, 16);
-	snprintf(md->to, sizeof md->to, "%s", to);
-	snprintf(md->domain, sizeof md->domain, "%s", domain);
-	const char *at = strrchr(to, '@');
-	bool local = at && store_domain_is_local(r->store, at + 1);
-	if (local) {
-		if (store_resolve_rcpt(r->store, to, &md->rcpt) != STORE_OK) {
-			log_warn("tlsrpt", "msg=\"report dropped: no such local address\" domain=%s to=<%s>", lq(domain), to);
-			goto fail;
-		}
-		mail_meta_parse(msg->data, msg->len, &md->meta);
-	} else {
-		md->rcpt.remote[0] = xstrdup(to);
-		md->rcpt.nremote = 1;
-	}
-	int fd = store_blob_create(r->store, md->blob_id, sizeof md->blob_id, &md->path);
-	if (fd < 0)
-		goto fail;
-	bool ok = write_full(fd, msg->data, msg->len);
-	ok = close(fd) == 0 && ok;
-	if (!ok) {
-		log_error("tlsrpt", "msg=\"cannot write the report\" domain=%s error=%s", lq(domain), lq(strerror(errno)));
-		unlink(md->path);
-		goto fail;
-	}
-	for (size_t i = 0; i < md->rcpt.nremote; i++)
-		md->remote[i].rcpt = md->rcpt.remote[i];
-	md->sender = xstrdup(r->from);
-	struct store_delivery *d = &md->d;
-	d->blob_id = md->blob_id;
-	d->spool_path = md->path;
-	d->size = msg->len;
-	d->message_id = md->message_id;
-	d->internaldate = now_unix();
-	d->meta = md->rcpt.naccounts ? &md->meta : NULL;
-	d->account_ids = md->rcpt.account_ids;
-	d->naccounts = md->rcpt.naccounts;
-	d->remote = md->remote;
-	d->nremote = md->rcpt.nremote;
-	d->queue_offset = rp_len;
-	d->sender = md->sender;
-	d->done = mail_done_on_writer;
-	md->loop = loop_current();
-	store_deliver(r->writer, d);
-	return;
-fail:
-	mail_meta_free(&md->meta);
-	store_rcpt_clear(&md->rcpt);
-	free(md->path);
-	free(md);
+	return report_request_pending(data_dir, TLSRPT_REQUEST_FILE);
 }
 
 /* ---- HTTPS reports: POST in a thread ------------------------------------------- */
@@ -577,7 +359,7 @@ static void rows_free(struct rows *rs)
 	memset(rs, 0, sizeof *rs);
 }
 
-static void report(struct mta_tlsrpt *r, const struct item *it, const struct tlsrpt_record *rec)
+static void report(struct mta_tlsrpt *r, const struct report_item *it, const struct tlsrpt_record *rec)
 {
 	const struct config *cfg = r->cfg;
 	struct rows rs = { 0 };
@@ -632,8 +414,8 @@ static void report(struct mta_tlsrpt *r, const struct item *it, const struct tls
 		struct buf msg = BUF_INIT;
 		size_t rp_len = 0;
 		tlsrpt_mail_write(&m, &msg, &rp_len);
-		sign_report(r, &msg, rp_len);
-		mail_deliver(r, u->addr, it->domain, &msg, rp_len);
+		report_sign(r->keys, r->from, "tlsrpt", &msg, rp_len);
+		report_mail_deliver(r->store, r->writer, "tlsrpt", r->from, u->addr, it->domain, &msg, rp_len);
 		buf_free(&msg);
 	}
 out:
@@ -643,31 +425,7 @@ out:
 
 /* ---- the run ------------------------------------------------------------------------ */
 
-static void items_clear(struct mta_tlsrpt *r)
-{
-	for (size_t i = 0; i < r->nitems; i++)
-		free(r->items[i].domain);
-	free(r->items);
-	r->items = NULL;
-	r->nitems = r->cur = 0;
-	r->running = false;
-}
-
-/* The run is over: tell `tern tlsrpt send` when it asked. */
-static void run_end(struct mta_tlsrpt *r)
-{
-	if (r->ack) {
-		char path[4096], text[64];
-		done_path(r->cfg->data_dir, path, sizeof path);
-		snprintf(text, sizeof text, "%zu\n", r->nitems);
-		if (!file_put(path, text))
-			log_warn("tlsrpt", "msg=\"cannot write the answer to the report request\" path=%s", lq(path));
-		r->ack = false;
-	}
-	items_clear(r);
-}
-
-static void forget(struct mta_tlsrpt *r, const struct item *it)
+static void forget(struct mta_tlsrpt *r, const struct report_item *it)
 {
 	if (store_tlsrpt_delete(r->store, it->day, it->domain, NULL) != STORE_OK)
 		log_error("tlsrpt", "msg=\"cannot delete reported results\" domain=%s day=%s", lq(it->domain), it->day);
@@ -675,14 +433,14 @@ static void forget(struct mta_tlsrpt *r, const struct item *it)
 
 static void item_next(struct mta_tlsrpt *r)
 {
-	r->cur++;
+	r->run.cur++;
 	event_active(r->next_ev, 0, 0);
 }
 
 static void on_txt(const struct dns_result *res, void *arg)
 {
 	struct mta_tlsrpt *r = arg;
-	struct item *it = &r->items[r->cur];
+	struct report_item *it = &r->run.items[r->run.cur];
 	r->txt_q = NULL;
 	if (res->status == DNS_TEMPFAIL) {
 		char today[11];
@@ -720,8 +478,8 @@ static void on_txt(const struct dns_result *res, void *arg)
 
 static void item_start(struct mta_tlsrpt *r)
 {
-	while (r->cur < r->nitems) {
-		struct item *it = &r->items[r->cur];
+	while (r->run.cur < r->run.nitems) {
+		struct report_item *it = &r->run.items[r->run.cur];
 		char name[300];
 		snprintf(name, sizeof name, "_smtp._tls.%s", it->domain);
 		if (dns_name_valid(name)) {
@@ -732,10 +490,10 @@ static void item_start(struct mta_tlsrpt *r)
 		} else {
 			forget(r, it);
 		}
-		r->cur++;
+		r->run.cur++;
 	}
-	log_debug("tlsrpt", "msg=\"report run done\" items=%zu", r->nitems);
-	run_end(r);
+	log_debug("tlsrpt", "msg=\"report run done\" items=%zu", r->run.nitems);
+	report_run_end(&r->run);
 }
 
 static void on_next(evutil_socket_t fd, short what, void *arg)
@@ -743,62 +501,32 @@ static void on_next(evutil_socket_t fd, short what, void *arg)
 	item_start(arg);
 }
 
-struct run_filter {
-	struct mta_tlsrpt *r;
-	char today[11];
-	bool all;               /* every day, today included */
-	const char *day;        /* this day only */
-};
-
 static void collect_pending(void *ctx, const struct store_tlsrpt_pending *p)
 {
-	struct run_filter *f = ctx;
-	struct mta_tlsrpt *r = f->r;
-	bool take = f->day ? strcmp(p->day, f->day) == 0 : f->all ? true : strcmp(p->day, f->today) < 0;
-	if (!take)
-		return;
-	r->items = xrealloc(r->items, (r->nitems + 1) * sizeof *r->items);
-	struct item *it = &r->items[r->nitems++];
-	snprintf(it->day, sizeof it->day, "%s", p->day);
-	it->domain = xstrdup(p->domain);
+	report_run_offer(ctx, p->day, p->domain);
 }
 
-static void run(struct mta_tlsrpt *r, bool all, const char *day)
+static void run(struct mta_tlsrpt *r)
 {
-	struct run_filter f = { .r = r, .all = all, .day = day };
-	tlsrpt_day_of(now_unix(), f.today);
-	if (store_tlsrpt_pending(r->store, TLSRPT_RUN_MAX, collect_pending, &f) != STORE_OK) {
+	if (store_tlsrpt_pending(r->store, TLSRPT_RUN_MAX, collect_pending, &r->run) != STORE_OK) {
 		log_error("tlsrpt", "msg=\"cannot read the pending results\"");
-		run_end(r);
+		report_run_end(&r->run);
 		return;
 	}
-	if (r->nitems == 0) {
-		run_end(r);
+	if (r->run.nitems == 0) {
+		report_run_end(&r->run);
 		return;
 	}
-	log_info("tlsrpt", "msg=\"report run\" reports=%zu%s%s", r->nitems, day ? " day=" : "", day ? day : "");
-	r->running = true;
-	r->cur = 0;
+	log_info("tlsrpt", "msg=\"report run\" reports=%zu%s%s", r->run.nitems, r->run.day[0] ? " day=" : "", r->run.day);
+	r->run.running = true;
+	r->run.cur = 0;
 	item_start(r);
 }
 
 void mta_tlsrpt_tick(struct mta_tlsrpt *r)
 {
-	if (!r || r->running)
-		return;
-	bool all = false;
-	char day[11] = "";
-	if (request_take(r->cfg->data_dir, &all, day)) {
-		r->ack = true;
-		run(r, all, all ? NULL : day);
-		return;
-	}
-	char today[11];
-	tlsrpt_day_of(now_unix(), today);
-	if (strcmp(today, r->last_day) != 0) {
-		snprintf(r->last_day, sizeof r->last_day, "%s", today);
-		run(r, false, NULL);
-	}
+	if (r && report_run_due(&r->run))
+		run(r);
 }
 
 struct mta_tlsrpt *mta_tlsrpt_new(struct event_base *base, const struct config *cfg, struct store *store,
@@ -812,6 +540,9 @@ struct mta_tlsrpt *mta_tlsrpt_new(struct event_base *base, const struct config *
 	r->store = store;
 	r->writer = writer;
 	r->dns = dns;
+	r->run.data_dir = cfg->data_dir;
+	r->run.request_file = TLSRPT_REQUEST_FILE;
+	r->run.sub = "tlsrpt";
 	r->next_ev = event_new(base, -1, 0, on_next, r);
 	if (!r->next_ev) {
 		log_error("tlsrpt", "msg=\"event_new failed\"");
@@ -841,7 +572,8 @@ void mta_tlsrpt_free(struct mta_tlsrpt **rp)
 		post_unlink(p);
 		post_free(p);
 	}
-	items_clear(r);
+	r->run.ack = false;     /* a run cut short is no answer */
+	report_run_end(&r->run);
 	event_free(r->next_ev);
 	dkim_keystore_free(&r->keys);
 	free(r);

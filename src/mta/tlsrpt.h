@@ -12,6 +12,7 @@
  *   tlsrpt_json.c    the JSON report (§4) from the stored rows
  *   tlsrpt_mail.c    the report message (§5.3): multipart/report, gzip, base64
  *   tlsrpt.c         the daily reporter, and what mta.c records with
+ *   report.c         shared with DMARC reports: gzip, days, the request file, mail out
  *
  * Loops (§5.3): the report mail carries "TLS-Required: No" (RFC 8689
  * §5), so tern's own queue delivers it whatever the TLS policy of the
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "mta/report.h"
 #include "store/store.h"
 
 struct event_base;
@@ -93,13 +95,21 @@ struct tlsrpt_report_info {
 void tlsrpt_json_build(const struct tlsrpt_report_info *info, const struct store_tlsrpt_result *rows, size_t n,
 		       struct buf *out);
 
-/* gzip (RFC 1952) of p[0..n) appended to out; false on a zlib failure. */
-bool tlsrpt_gzip(const void *p, size_t n, struct buf *out);
+/* The shared helpers of mta/report.h, by their TLS-RPT names. */
+static inline bool tlsrpt_gzip(const void *p, size_t n, struct buf *out)
+{
+	return report_gzip(p, n, out);
+}
 
-/* Seconds of day "YYYY-MM-DD" 00:00:00 UTC; -1 if it is not a date. */
-int64_t tlsrpt_day_start(const char *day);
-/* "YYYY-MM-DD" of unix time t, UTC. */
-void tlsrpt_day_of(int64_t t, char out[11]);
+static inline int64_t tlsrpt_day_start(const char *day)
+{
+	return report_day_start(day);
+}
+
+static inline void tlsrpt_day_of(int64_t t, char out[11])
+{
+	report_day_of(t, out);
+}
 
 /* ---- tlsrpt_mail.c: the report as a message (RFC 8460 §5.3) ------------------ */
 

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 static void json_string(struct buf *out, const char *s, size_t n)
 {
@@ -167,48 +166,4 @@ void tlsrpt_json_build(const struct tlsrpt_report_info *info, const struct store
 		i = j;
 	}
 	buf_puts(out, "]}");
-}
-
-bool tlsrpt_gzip(const void *p, size_t n, struct buf *out)
-{
-	z_stream z;
-	memset(&z, 0, sizeof z);
-	/* 15 + 16: a gzip header and trailer instead of zlib's. */
-	if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return false;
-	uLong bound = deflateBound(&z, (uLong)n);
-	buf_reserve(out, (size_t)bound);
-	z.next_in = (Bytef *)(uintptr_t)p;
-	z.avail_in = (uInt)n;
-	z.next_out = (Bytef *)out->data + out->len;
-	z.avail_out = (uInt)bound;
-	int rc = deflate(&z, Z_FINISH);
-	if (rc == Z_STREAM_END) {
-		out->len += bound - z.avail_out;
-		out->data[out->len] = '\0';     /* buf's promise */
-	}
-	deflateEnd(&z);
-	return rc == Z_STREAM_END;
-}
-
-int64_t tlsrpt_day_start(const char *day)
-{
-	int y, m, d;
-	char tail;
-	if (!day || strlen(day) != 10 || sscanf(day, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1970 ||
-	    m < 1 || m > 12 || d < 1 || d > 31)
-		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1 || tm.tm_mday != d)   /* 2026-02-30 normalised to March: not a date */
-		return -1;
-	return (int64_t)t;
-}
-
-void tlsrpt_day_of(int64_t t, char out[11])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm) || strftime(out, 11, "%Y-%m-%d", &tm) != 10)
-		snprintf(out, 11, "1970-01-01");
 }

@@ -19,10 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/base64.h"
 #include "lib/util.h"
-
-#define B64_LINE 76
 
 void tlsrpt_file_name(const char *submitter, const char *domain, const char *day, const char *unique,
 		      struct buf *out)
@@ -65,17 +62,7 @@ void tlsrpt_mail_write(const struct tlsrpt_mail *m, struct buf *out, size_t *ret
 
 	struct buf name = BUF_INIT;
 	tlsrpt_file_name(m->submitter, m->domain, m->day, m->unique, &name);
-	buf_printf(out, "--%s\r\n", boundary);
-	buf_puts(out, "Content-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n");
-	buf_printf(out, "Content-Disposition: attachment;\r\n filename=\"%s\"\r\n\r\n", buf_cstr(&name));
+	report_mime_attachment(out, boundary, "application/tlsrpt+gzip", buf_cstr(&name), m->gz, m->gzlen);
 	buf_free(&name);
-	struct buf b64 = BUF_INIT;
-	base64_encode(&b64, m->gz, m->gzlen);
-	for (size_t i = 0; i < b64.len; i += B64_LINE) {
-		size_t n = b64.len - i < B64_LINE ? b64.len - i : B64_LINE;
-		buf_append(out, b64.data + i, n);
-		buf_puts(out, "\r\n");
-	}
-	buf_free(&b64);
 	buf_printf(out, "\r\n--%s--\r\n", boundary);
 }

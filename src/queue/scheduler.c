@@ -42,6 +42,7 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 #include "mta/mta.h"
+#include "mta/dmarcrpt.h"
 #include "mta/tlsrpt.h"
 #include "net/loop.h"
 #include "store/store.h"
@@ -72,6 +73,7 @@ struct queue {
 	struct dns_resolver *dns;
 	struct mta *mta;
 	struct mta_tlsrpt *tlsrpt;      /* the daily TLS-RPT reports, NULL when [delivery] tlsrpt is off */
+	struct mta_dmarcrpt *dmarcrpt;  /* the daily DMARC aggregate reports, NULL when [mailauth] dmarc_reports is off */
 	struct event *timer;
 	struct event *kick;
 	struct event *flush;            /* commits the outcomes of finished jobs */
@@ -563,6 +565,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	scan(q);
 	if (!q->quiescing) {
 		mta_tlsrpt_tick(q->tlsrpt);    /* cheap unless a UTC day ended or `tern tlsrpt send` asked */
+		mta_dmarcrpt_tick(q->dmarcrpt);
 		arm_timer(q);
 	}
 }
@@ -574,6 +577,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	scan(q);
 	if (!q->quiescing) {
 		mta_tlsrpt_tick(q->tlsrpt);
+		mta_dmarcrpt_tick(q->dmarcrpt);
 		evtimer_del(q->timer);
 		arm_timer(q);
 	}
@@ -620,6 +624,7 @@ static void start_on_loop(void *arg)
 	}
 	q->tlsrpt = mta_tlsrpt_new(q->base, q->cfg, q->store, q->writer, q->dns);
 	mta_set_tlsrpt_store(q->mta, q->tlsrpt ? q->store : NULL);
+	q->dmarcrpt = mta_dmarcrpt_new(q->base, q->cfg, q->store, q->writer, q->dns);
 	q->timer = evtimer_new(q->base, on_timer, q);
 	q->kick = event_new(q->base, -1, 0, on_kick, q);
 	q->flush = event_new(q->base, -1, 0, on_flush, q);
@@ -655,6 +660,7 @@ static void quiesce_on_loop(void *arg)
 	/* Jobs abandoned: their rows stay due and go out at the next start. */
 	mta_free(&q->mta);
 	mta_tlsrpt_free(&q->tlsrpt);
+	mta_dmarcrpt_free(&q->dmarcrpt);
 	while (q->jobs) {
 		struct qjob *j = q->jobs;
 		q->jobs = j->next;

@@ -27,6 +27,7 @@
 #include "mailauth/dmarc.h"
 #include "mailauth/spf.h"
 #include "net/loop.h"
+#include "smtp/dmarcrpt_collect.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,8 @@ static void decide(struct smtp_session *s, const struct dmarc_result *dm)
 	authres_format(&v->fields, smtp_authserv_id(s), res, nres);
 	buf_free(&spf_ar);
 	buf_free(&dkim_ar);
+	if (dm != NULL && dm->have_record)
+		smtp_dmarcrpt_note(smtp_store(s), cfg, s->c ? s->c->peer_ip : NULL, dm, &ma->spf_out, dv, nd);
 
 	if (spf == SPF_TEMPERROR) {
 		v->code = 451;

@@ -87,6 +87,11 @@ struct store_ops {
 	enum store_status (*tlsrpt_rows)(struct store *s, const char *day, const char *domain,
 					 store_tlsrpt_row_cb cb, void *ctx);
 	enum store_status (*tlsrpt_delete)(struct store *s, const char *day, const char *domain, uint64_t *removed);
+	enum store_status (*dmarcrpt_record)(struct store *s, const struct store_dmarcrpt_row *rows, size_t n);
+	enum store_status (*dmarcrpt_pending)(struct store *s, size_t limit, store_dmarcrpt_pending_cb cb, void *ctx);
+	enum store_status (*dmarcrpt_rows)(struct store *s, const char *day, const char *domain,
+					   store_dmarcrpt_row_cb cb, void *ctx);
+	enum store_status (*dmarcrpt_delete)(struct store *s, const char *day, const char *domain, uint64_t *removed);
 
 	struct store_writer *(*writer_start)(const char *data_dir);
 	void (*writer_stop)(struct store_writer *w);

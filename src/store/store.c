@@ -391,3 +391,24 @@ enum store_status store_tlsrpt_delete(struct store *s, const char *day, const ch
 {
 	return ops_of(s)->tlsrpt_delete(s, day, domain, removed);
 }
+
+enum store_status store_dmarcrpt_record(struct store *s, const struct store_dmarcrpt_row *rows, size_t n)
+{
+	return ops_of(s)->dmarcrpt_record(s, rows, n);
+}
+
+enum store_status store_dmarcrpt_pending(struct store *s, size_t limit, store_dmarcrpt_pending_cb cb, void *ctx)
+{
+	return ops_of(s)->dmarcrpt_pending(s, limit, cb, ctx);
+}
+
+enum store_status store_dmarcrpt_rows(struct store *s, const char *day, const char *domain,
+				      store_dmarcrpt_row_cb cb, void *ctx)
+{
+	return ops_of(s)->dmarcrpt_rows(s, day, domain, cb, ctx);
+}
+
+enum store_status store_dmarcrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed)
+{
+	return ops_of(s)->dmarcrpt_delete(s, day, domain, removed);
+}

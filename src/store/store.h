@@ -519,6 +519,57 @@ enum store_status store_tlsrpt_rows(struct store *s, const char *day, const char
 /* Remove the rows of one day and domain (reported, or given up on); *removed may be NULL. */
 enum store_status store_tlsrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed);
 
+/* ---- DMARC aggregate reports (RFC 7489 §7.2) ------------------------------ */
+
+/*
+ * What the SMTP receiver saw of each UTC day's mail, per policy domain,
+ * aggregated: one row per distinct (source IP, identifiers, results),
+ * whose count grows with each flush (an UPSERT).  published and rua are
+ * the policy record last seen for the domain ("adkim=r aspf=r p=none
+ * sp=none pct=100"; the rua= URIs joined by ','), kept with the rows so
+ * that the report says what was published when the mail came.  Strings
+ * are cut to the STORE_DMARCRPT_*_MAX limits.
+ */
+#define STORE_DMARCRPT_DOMAIN_MAX 253
+#define STORE_DMARCRPT_IP_MAX 63
+#define STORE_DMARCRPT_WORD_MAX 16          /* dispositions and results: "quarantine", "temperror" */
+#define STORE_DMARCRPT_PUBLISHED_MAX 128
+#define STORE_DMARCRPT_RUA_MAX 1100         /* DMARC_URIS_MAX URIs of DMARC_URI_MAX, and commas */
+
+struct store_dmarcrpt_row {
+	const char *day;            /* "YYYY-MM-DD", UTC */
+	const char *domain;         /* the policy domain (where the record was found), lower case */
+	const char *source_ip;
+	const char *header_from;
+	const char *envelope_from;  /* the SPF domain ("" when none) */
+	const char *disposition;    /* none | quarantine | reject */
+	const char *eval_dkim;      /* policy_evaluated dkim: pass | fail */
+	const char *eval_spf;       /* policy_evaluated spf: pass | fail */
+	const char *dkim_domain;    /* "" when the message had no signature */
+	const char *dkim_result;
+	const char *spf_result;
+	const char *published;
+	const char *rua;
+	uint64_t count;
+};
+/* Add each row's count (created when new); all n rows in one transaction. */
+enum store_status store_dmarcrpt_record(struct store *s, const struct store_dmarcrpt_row *rows, size_t n);
+
+struct store_dmarcrpt_pending {
+	const char *day;
+	const char *domain;
+	uint64_t messages;
+};
+typedef void (*store_dmarcrpt_pending_cb)(void *ctx, const struct store_dmarcrpt_pending *p);
+/* Every day and domain with rows, oldest day first, then by domain, at most limit (0: no limit). */
+enum store_status store_dmarcrpt_pending(struct store *s, size_t limit, store_dmarcrpt_pending_cb cb, void *ctx);
+typedef void (*store_dmarcrpt_row_cb)(void *ctx, const struct store_dmarcrpt_row *r);
+/* The rows of one day and domain, by source IP; strings valid during cb only. */
+enum store_status store_dmarcrpt_rows(struct store *s, const char *day, const char *domain,
+				      store_dmarcrpt_row_cb cb, void *ctx);
+/* Remove the rows of one day and domain (reported, or given up on); *removed may be NULL. */
+enum store_status store_dmarcrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed);
+
 /* ---- delivery (the group-commit writer) --------------------------------- */
 
 struct store_remote_rcpt {

@@ -84,6 +84,10 @@ const struct store_ops store_sqlite_ops = {
 	.tlsrpt_pending = store_sq_tlsrpt_pending,
 	.tlsrpt_rows = store_sq_tlsrpt_rows,
 	.tlsrpt_delete = store_sq_tlsrpt_delete,
+	.dmarcrpt_record = store_sq_dmarcrpt_record,
+	.dmarcrpt_pending = store_sq_dmarcrpt_pending,
+	.dmarcrpt_rows = store_sq_dmarcrpt_rows,
+	.dmarcrpt_delete = store_sq_dmarcrpt_delete,
 
 	.writer_start = store_sq_writer_start,
 	.writer_stop = store_sq_writer_stop,

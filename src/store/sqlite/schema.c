@@ -263,6 +263,31 @@ static const char *const migrations[] = {
 	 "  PRIMARY KEY (day, domain, policy_type, policy_strings, result_type, sending_ip, receiving_mx,"
 	 "    receiving_ip)"
 	 ") WITHOUT ROWID;"),
+
+	/*
+	 * 5 -> 6: DMARC aggregate reports (RFC 7489 §7.2).  One row per UTC
+	 * day, policy domain and distinct (source, identifiers, results);
+	 * each SMTP loop adds its in-memory counts every minute by UPSERT.
+	 * published / rua: the policy record last seen, for the report.
+	 */
+	("CREATE TABLE IF NOT EXISTS dmarcrpt ("
+	 "  day TEXT NOT NULL,"
+	 "  domain TEXT NOT NULL,"
+	 "  source_ip TEXT NOT NULL,"
+	 "  header_from TEXT NOT NULL,"
+	 "  envelope_from TEXT NOT NULL DEFAULT '',"
+	 "  disposition TEXT NOT NULL,"
+	 "  eval_dkim TEXT NOT NULL,"
+	 "  eval_spf TEXT NOT NULL,"
+	 "  dkim_domain TEXT NOT NULL DEFAULT '',"
+	 "  dkim_result TEXT NOT NULL DEFAULT '',"
+	 "  spf_result TEXT NOT NULL DEFAULT '',"
+	 "  published TEXT NOT NULL DEFAULT '',"
+	 "  rua TEXT NOT NULL DEFAULT '',"
+	 "  count INTEGER NOT NULL DEFAULT 0,"
+	 "  PRIMARY KEY (day, domain, source_ip, header_from, envelope_from, disposition, eval_dkim, eval_spf,"
+	 "    dkim_domain, dkim_result, spf_result)"
+	 ") WITHOUT ROWID;"),
 };
 
 static int user_version(struct store_sq *sq)

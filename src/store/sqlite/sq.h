@@ -17,6 +17,8 @@
  *   uids.c     the UID list for SELECT (cached process-wide), \Recent claims
  *   queue.c    the outbound queue
  *   tlsrpt.c   TLS reporting results (RFC 8460)
+ *   dmarcrpt.c DMARC aggregate report rows (RFC 7489 §7.2)
+ *   report_rows.c  what tlsrpt.c and dmarcrpt.c share: the day check, delete by day and domain
  *   writer.c   the group-commit delivery thread
  *
  * Nothing here leaks out of store/sqlite/: callers see store.h only.
@@ -251,6 +253,24 @@ enum store_status store_sq_tlsrpt_pending(struct store *s, size_t limit, store_t
 enum store_status store_sq_tlsrpt_rows(struct store *s, const char *day, const char *domain,
 				       store_tlsrpt_row_cb cb, void *ctx);
 enum store_status store_sq_tlsrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed);
+
+/* ---- report_rows.c ------------------------------------------------------ */
+
+/* "YYYY-MM-DD" by its shape (digits and dashes). */
+bool store_sq_report_day_valid(const char *day);
+/* Run sql (DELETE ... WHERE day = ?1 AND domain = ?2); *removed (may be NULL) gets the rows gone. */
+enum store_status store_sq_report_delete(struct store_sq *sq, const char *sql, const char *what, const char *day,
+					 const char *domain, uint64_t *removed);
+
+/* ---- dmarcrpt.c --------------------------------------------------------- */
+
+enum store_status store_sq_dmarcrpt_record(struct store *s, const struct store_dmarcrpt_row *rows, size_t n);
+enum store_status store_sq_dmarcrpt_pending(struct store *s, size_t limit, store_dmarcrpt_pending_cb cb,
+					    void *ctx);
+enum store_status store_sq_dmarcrpt_rows(struct store *s, const char *day, const char *domain,
+					 store_dmarcrpt_row_cb cb, void *ctx);
+enum store_status store_sq_dmarcrpt_delete(struct store *s, const char *day, const char *domain,
+					   uint64_t *removed);
 
 /* ---- writer.c ----------------------------------------------------------- */
 

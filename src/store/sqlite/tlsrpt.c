@@ -52,22 +52,11 @@ static void bind_bounded(sqlite3_stmt *st, int col, const char *s, size_t max, b
 	sqlite3_bind_text(st, col, s ? s : "", bound_len(s, max, lines), SQLITE_STATIC);
 }
 
-static bool day_valid(const char *day)
-{
-	if (!day || strlen(day) != STORE_TLSRPT_DAY_LEN)
-		return false;
-	for (size_t i = 0; i < STORE_TLSRPT_DAY_LEN; i++) {
-		bool dash = i == 4 || i == 7;
-		if (dash ? day[i] != '-' : (day[i] < '0' || day[i] > '9'))
-			return false;
-	}
-	return true;
-}
-
 enum store_status store_sq_tlsrpt_record(struct store *s, const struct store_tlsrpt_result *r)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
-	if (!day_valid(r->day) || !r->domain || !r->domain[0] || strlen(r->domain) > STORE_TLSRPT_DOMAIN_MAX ||
+	if (!store_sq_report_day_valid(r->day) || !r->domain || !r->domain[0] ||
+	    strlen(r->domain) > STORE_TLSRPT_DOMAIN_MAX ||
 	    !r->policy_type || !r->policy_type[0] || r->count == 0 || r->count > INT32_MAX)
 		return STORE_INVALID;
 	sqlite3_stmt *st = store_sq_stmt(sq, SQL_TLSRPT_UPSERT);
@@ -135,7 +124,7 @@ enum store_status store_sq_tlsrpt_rows(struct store *s, const char *day, const c
 				       store_tlsrpt_row_cb cb, void *ctx)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
-	if (!day_valid(day) || !domain)
+	if (!store_sq_report_day_valid(day) || !domain)
 		return STORE_INVALID;
 	sqlite3_stmt *st = store_sq_stmt(sq, SQL_TLSRPT_ROWS);
 	if (!st)
@@ -173,19 +162,6 @@ enum store_status store_sq_tlsrpt_rows(struct store *s, const char *day, const c
 
 enum store_status store_sq_tlsrpt_delete(struct store *s, const char *day, const char *domain, uint64_t *removed)
 {
-	struct store_sq *sq = (struct store_sq *)(void *)s;
-	if (removed)
-		*removed = 0;
-	if (!day_valid(day) || !domain)
-		return STORE_INVALID;
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_TLSRPT_DELETE);
-	if (!st)
-		return STORE_IOERR;
-	sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
-	if (!store_sq_step_done(sq, st, "tlsrpt delete"))
-		return STORE_IOERR;
-	if (removed)
-		*removed = (uint64_t)sqlite3_changes(sq->db);
-	return STORE_OK;
+	return store_sq_report_delete((struct store_sq *)(void *)s, SQL_TLSRPT_DELETE, "tlsrpt delete", day, domain,
+				      removed);
 }

@@ -16,8 +16,11 @@ What imaptest reports, and what is checked:
   stderr  one "*** Test GROUP command i/n (line L)" block per failure,
           "Error: ..." lines (a BAD reply, a failed LOGIN)
 A run passes only with the summary present (else imaptest died early),
-1 group, 0 failed, 0 skipped (a capability tern stopped announcing would
-otherwise hide a group), 0 failed commands, no failure block, exit 0.
+1 group, 0 failed, 0 skipped, at least one command run, 0 failed
+commands, no failure block, exit 0.  A group whose "capabilities:" tern
+does not announce is dropped by imaptest without a word: it reports
+"0 failed, 0 skipped" and 0/0 commands, so "no command ran" is what
+catches a missing (or no longer announced) capability.
 """
 import os
 import re
@@ -65,6 +68,24 @@ KNOWN_FAILING = {
                "and CHILDINFO",
     "subscribe": "LSUB with % omits a \\Noselect parent of subscribed children",
 }
+# Groups that need an extension tern does not announce yet: imaptest runs
+# none of their commands.
+for _cap, _groups in {
+        "CATENATE": ["catenate", "catenate-multiappend"],
+        "ESORT": ["esort"],
+        "MULTIAPPEND": ["multiappend"],
+        "NOTIFY": ["notify"],
+        "CONTEXT=SEARCH": ["search-context-update", "search-context-update2", "search-context-update3",
+                           "search-partial"],
+        "CONTEXT=SORT": ["sort-partial"],
+        "SORT": ["sort-addresses", "sort-arrival", "sort-date", "sort-size", "sort-subject"],
+        "SORT=DISPLAY": ["sort-display-from", "sort-display-to"],
+        "THREAD=REFERENCES": ["thread", "thread2", "thread3", "thread4", "thread5", "thread6", "thread7",
+                              "thread8"],
+        "THREAD=ORDEREDSUBJECT": ["thread-orderedsubject", "thread-orderedsubject2"],
+        "URLAUTH": ["urlauth", "urlauth-binary", "urlauth2"]}.items():
+    for _g in _groups:
+        KNOWN_FAILING[_g] = "needs %s, which tern does not implement yet" % _cap
 
 
 def need_imaptest():
@@ -101,6 +122,20 @@ def run_imaptest(port, script):
         env=env, capture_output=True, text=True, errors="replace", timeout=120)
 
 
+def required_capabilities(group):
+    """The group's "capabilities:" header line, as imaptest reads it."""
+    try:
+        with open(os.path.join(SCRIPTS, group), errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                if line.startswith("capabilities:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "none listed"
+
+
 def check_report(group, r):
     """Every way the run can say it went wrong, in one message."""
     out, err = r.stdout, r.stderr
@@ -118,6 +153,9 @@ def check_report(group, r):
             problems.append("group failed")
         if skipped:
             problems.append("group skipped: a capability it needs is not announced")
+        if int(base.group(2)) + int(ext.group(2)) == 0:
+            problems.append("no command ran: tern lacks a capability the group needs (%s)"
+                            % required_capabilities(group))
         if int(base.group(1)):
             problems.append("base protocol: %s/%s commands failed" % base.groups())
         if int(ext.group(1)):
@@ -171,3 +209,13 @@ def test_imaptest_report_parser():
         stderr = "Fatal: connect(127.0.0.1) failed\n"
     assert check_report("move", Died) == ["no summary (imaptest exited with 89 before the end)",
                                           "exit status 89"]
+
+    # What imaptest prints for a group whose capability is not announced:
+    # nothing failed, nothing "skipped", and nothing ran either.
+    class Dropped:
+        returncode = 0
+        stdout = ("1 test groups: 0 failed, 0 skipped due to missing capabilities\n"
+                  "base protocol: 0/0 individual commands failed\n"
+                  "extensions: 0/0 individual commands failed\n")
+        stderr = ""
+    assert [p for p in check_report("move", Dropped) if p.startswith("no command ran")]

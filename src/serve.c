@@ -258,6 +258,7 @@ int serve_main(struct config *cfg)
 	auth_throttle_configure(cfg->auth.failure_delay_ms, cfg->auth.max_failure_delay_ms);
 	struct auth_lookup lookup = { auth_thread_init, auth_thread_fini, auth_lookup, cfg };
 	srv.auth = auth_pool_start(2, &lookup);
+	auth_pool_cache(srv.auth, cfg->auth.cache_ttl_ms);
 
 	srv.queue = queue_start(cfg, srv.writer);
 	if (!srv.queue)

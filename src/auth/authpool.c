@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/authcache.h"
 #include "auth/password.h"
 #include "auth/throttle.h"
 #include "lib/log.h"
@@ -42,6 +43,7 @@ struct auth_pool {
 	struct auth_lookup lookup;
 	unsigned nthreads;
 	pthread_t *threads;
+	struct auth_cache *cache;       /* NULL: every login verifies */
 };
 
 /* Force NUL termination of a fixed field filled by the caller. */
@@ -78,7 +80,12 @@ static void auth_process(struct auth_pool *p, void *tctx, struct auth_request *r
 		p->lookup.lookup(tctx, r->user, &hash, &account_id, canonical);
 
 	if (found && hash != NULL) {
-		r->ok = password_verify(hash, pw, pwlen);
+		r->ok = auth_cache_hit(p->cache, hash, pw, pwlen);
+		if (!r->ok) {
+			r->ok = password_verify(hash, pw, pwlen);
+			if (r->ok)
+				auth_cache_put(p->cache, hash, pw, pwlen);
+		}
 	} else {
 		if (found)
 			log_error("auth", "msg=\"lookup returned no hash\" user=%s", lq(r->user));
@@ -141,6 +148,7 @@ static void auth_pool_teardown(struct auth_pool *p, unsigned n)
 	/* Workers drain the queue before they leave, so it is empty here. */
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	auth_cache_free(&p->cache);
 	free(p->threads);
 	free(p);
 }
@@ -221,4 +229,11 @@ void auth_request_clear(struct auth_request *r)
 	}
 	r->password = NULL;
 	r->password_len = 0;
+}
+
+void auth_pool_cache(struct auth_pool *p, uint64_t ttl_ms)
+{
+	/* Before the first request only: workers read p->cache without the lock. */
+	if (p != NULL && p->cache == NULL)
+		p->cache = auth_cache_new(4096, ttl_ms);
 }

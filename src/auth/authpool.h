@@ -51,6 +51,13 @@ struct auth_pool;
 struct auth_pool *auth_pool_start(unsigned nthreads, const struct auth_lookup *lookup);
 void auth_pool_stop(struct auth_pool **p);
 
+/*
+ * Keep successful verifications for ttl_ms (authcache.h): a client that
+ * logs in again with the same password within that time skips argon2id.
+ * Call before the first auth_verify; 0 keeps nothing.
+ */
+void auth_pool_cache(struct auth_pool *p, uint64_t ttl_ms);
+
 /* Queue r; r must stay valid until done(r) has been called. */
 void auth_verify(struct auth_pool *p, struct auth_request *r);
 

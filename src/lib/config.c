@@ -28,7 +28,7 @@ bool listen_role_implicit_tls(enum listen_role role)
 	return role == ROLE_SUBMISSIONS || role == ROLE_IMAPS || role == ROLE_POP3S;
 }
 
-enum kind { K_STRING, K_SIZE, K_DURATION, K_UINT, K_BOOL, K_LISTEN, K_LOGLEVEL };
+enum kind { K_STRING, K_SIZE, K_DURATION, K_UINT, K_BOOL, K_TRIBOOL, K_LISTEN, K_LOGLEVEL };  /* K_TRIBOOL: int, -1 unset */
 
 struct key {
 	const char *section;
@@ -62,6 +62,7 @@ static const struct key keys[] = {
 	{ "auth", "allow_plaintext", K_BOOL, F(auth.allow_plaintext), 0 },
 	{ "auth", "failure_delay", K_DURATION, F(auth.failure_delay_ms), 0 },
 	{ "auth", "max_failure_delay", K_DURATION, F(auth.max_failure_delay_ms), 0 },
+	{ "auth", "cache_ttl", K_DURATION, F(auth.cache_ttl_ms), 0 },
 	{ "dns", "nameservers", K_STRING, F(dns.nameservers), 0 },
 	{ "dns", "trust_anchor", K_STRING, F(dns.trust_anchor), 0 },
 	{ "delivery", "relay", K_STRING, F(delivery.relay), 0 },
@@ -91,6 +92,8 @@ static const struct key keys[] = {
 	{ "mailauth", "spf", K_BOOL, F(mailauth.spf), 0 },
 	{ "mailauth", "dkim", K_BOOL, F(mailauth.dkim), 0 },
 	{ "mailauth", "dmarc", K_BOOL, F(mailauth.dmarc), 0 },
+	{ "mailauth", "arc", K_TRIBOOL, F(mailauth.arc), 0 },
+	{ "mailauth", "arc_seal", K_BOOL, F(mailauth.arc_seal), 0 },
 	{ "mailauth", "spf_reject", K_BOOL, F(mailauth.spf_fail_reject), 0 },
 	{ "mailauth", "junk_instead", K_STRING, F(mailauth.junk_instead), 0 },
 	{ "mailauth", "authserv_id", K_STRING, F(mailauth.authserv_id), 0 },
@@ -117,6 +120,7 @@ void config_defaults(struct config *cfg)
 	cfg->smtp.timeout_ms = 300000;
 	cfg->auth.failure_delay_ms = 500;
 	cfg->auth.max_failure_delay_ms = 15000;
+	cfg->auth.cache_ttl_ms = 3600000;
 	cfg->delivery.smtp_port = 25;
 	cfg->delivery.queue_lifetime_ms = 5ull * 24 * 3600 * 1000;
 	cfg->delivery.delay_warning_ms = 4ull * 3600 * 1000;
@@ -133,6 +137,8 @@ void config_defaults(struct config *cfg)
 	cfg->delivery.tlsrpt = true;
 	cfg->mailauth.spf = cfg->mailauth.dkim = cfg->mailauth.dmarc = true;
 	cfg->mailauth.spf_fail_reject = true;
+	cfg->mailauth.arc = -1;
+	cfg->mailauth.arc_seal = true;
 	cfg->mailauth.dmarc_reports = true;
 	cfg->log.level = LOG_INFO;
 }
@@ -403,6 +409,12 @@ static void set_key(struct load_ctx *ctx, const struct key *k, const char *secti
 		else
 			*(bool *)field = b;
 		break;
+	case K_TRIBOOL:
+		if (!parse_bool(value, &b))
+			problem(ctx, section, name, "'%s' is not yes or no", value);
+		else
+			*(int *)field = b;
+		break;
 	case K_LISTEN: {
 		struct buf err = BUF_INIT;
 		struct listen_list *l = &ctx->cfg->listen[k->extra];
@@ -515,6 +527,8 @@ static void validate(struct load_ctx *ctx)
 			cfg->mailauth.dmarc_report_from);
 	if (cfg->mailauth.dmarc_report_org && !header_text_valid(cfg->mailauth.dmarc_report_org))
 		problem(ctx, "mailauth", "dmarc_report_org", "must be printable ASCII, at most 200 characters");
+	if (cfg->mailauth.arc < 0)
+		cfg->mailauth.arc = cfg->mailauth.dkim;    /* ARC is DKIM's kin: on when DKIM is, unless said */
 	/* It goes into every Authentication-Results field as a token (RFC 8601 §2.2). */
 	const char *id = cfg->mailauth.authserv_id;
 	bool id_ok = !id || (id[0] && strlen(id) <= 253);

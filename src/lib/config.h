@@ -65,6 +65,7 @@ struct config {
 		bool allow_plaintext;
 		uint64_t failure_delay_ms;      /* first failed login; doubles per failure */
 		uint64_t max_failure_delay_ms;
+		uint64_t cache_ttl_ms;          /* how long a verified password skips argon2id; 0: never */
 	} auth;
 
 	struct {
@@ -101,6 +102,8 @@ struct config {
 
 	struct {
 		bool spf, dkim, dmarc;          /* checked on mail from the MX port (default yes) */
+		int arc;                        /* ARC chains verified (RFC 8617); -1 until loaded: then as dkim */
+		bool arc_seal;                  /* forwarded MX mail gets our ARC set when the alias's domain has a key (default yes) */
 		bool spf_fail_reject;           /* spf_reject: refuse an SPF fail at end of data (default yes) */
 		char *junk_instead;             /* local domains whose mail is filed into Junk instead of refused */
 		char *authserv_id;              /* Authentication-Results id; NULL: hostname */

@@ -752,6 +752,9 @@ static const struct command commands[] = {
 	{ "GETQUOTA", IMAP_CMD_GETQUOTA, cmd_getquota, false },
 	{ "GETQUOTAROOT", IMAP_CMD_GETQUOTAROOT, cmd_one_mailbox, false },
 	{ "SETQUOTA", IMAP_CMD_SETQUOTA, cmd_setquota, false },
+	{ "SORT", IMAP_CMD_SORT, imap_p_cmd_sort, true },
+	{ "THREAD", IMAP_CMD_THREAD, imap_p_cmd_thread, true },
+	{ "CANCELUPDATE", IMAP_CMD_CANCELUPDATE, imap_p_cmd_cancelupdate, false },
 };
 
 static const struct command *find_command(const char *a, size_t n)

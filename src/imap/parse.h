@@ -56,6 +56,7 @@ enum imap_cmd_type {
 	IMAP_CMD_SEARCH, IMAP_CMD_FETCH, IMAP_CMD_STORE, IMAP_CMD_COPY,
 	IMAP_CMD_MOVE, IMAP_CMD_ID, IMAP_CMD_COMPRESS, IMAP_CMD_GETQUOTA,
 	IMAP_CMD_GETQUOTAROOT, IMAP_CMD_SETQUOTA,
+	IMAP_CMD_SORT, IMAP_CMD_THREAD, IMAP_CMD_CANCELUPDATE,
 };
 
 /* STATUS items (also LIST RETURN (STATUS (...))). */
@@ -186,6 +187,11 @@ struct imap_cmd {
 	unsigned search_ret;        /* IMAP_RET_*; esearch true when RETURN was given */
 	bool esearch;
 	char charset[32];
+	/* SORT criteria; THREAD algorithm; RETURN (PARTIAL lo:hi), negative = from the end (RFC 9394) */
+	struct imap_sort_crit sort[IMAP_SORT_MAX_CRIT];
+	size_t nsort;
+	enum imap_thread_alg thread_alg;
+	int32_t partial_lo, partial_hi;
 
 	/* COMPRESS mechanism; GETQUOTA / SETQUOTA root */
 	struct imap_str arg;

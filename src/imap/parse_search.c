@@ -214,7 +214,33 @@ static bool search_key(struct imap_p *p, struct imap_skey **out, unsigned depth)
 	return imap_p_fail(p, "Unknown search key");
 }
 
-/* RETURN ( [MIN / MAX / ALL / COUNT / SAVE ...] ) */
+/*
+ * partial-range = nz-number ":" nz-number / "-" nz-number ":" "-" nz-number
+ * (RFC 9394); the two ends may come in either order.
+ */
+static bool partial_range(struct imap_p *p)
+{
+	struct imap_cmd *c = p->cmd;
+	int32_t v[2];
+	for (int i = 0; i < 2; i++) {
+		if (i && !imap_p_char(p, ':', "Invalid PARTIAL range"))
+			return false;
+		bool neg = imap_p_peek(p) == '-';
+		if (neg)
+			p->pos++;
+		uint32_t n;
+		if (!imap_p_number(p, &n, true, "Invalid PARTIAL range") || n > INT32_MAX)
+			return imap_p_fail(p, "Invalid PARTIAL range");
+		v[i] = neg ? -(int32_t)n : (int32_t)n;
+	}
+	if ((v[0] < 0) != (v[1] < 0))
+		return imap_p_fail(p, "Invalid PARTIAL range");
+	c->partial_lo = v[0] < v[1] ? v[0] : v[1];
+	c->partial_hi = v[0] < v[1] ? v[1] : v[0];
+	return true;
+}
+
+/* RETURN ( [MIN / MAX / ALL / COUNT / SAVE / PARTIAL range / UPDATE / CONTEXT ...] ) */
 static bool return_opts(struct imap_p *p)
 {
 	struct imap_cmd *c = p->cmd;
@@ -223,7 +249,8 @@ static bool return_opts(struct imap_p *p)
 		unsigned bit;
 	} opts[] = {
 		{ "MIN", IMAP_RET_MIN }, { "MAX", IMAP_RET_MAX }, { "ALL", IMAP_RET_ALL },
-		{ "COUNT", IMAP_RET_COUNT }, { "SAVE", IMAP_RET_SAVE },
+		{ "COUNT", IMAP_RET_COUNT }, { "SAVE", IMAP_RET_SAVE }, { "PARTIAL", IMAP_RET_PARTIAL },
+		{ "UPDATE", IMAP_RET_UPDATE }, { "CONTEXT", IMAP_RET_CONTEXT },
 	};
 	if (!imap_p_arg(p, "Missing RETURN options") || !imap_p_char(p, '(', "Expected ( after RETURN"))
 		return false;
@@ -239,12 +266,20 @@ static bool return_opts(struct imap_p *p)
 					break;
 			if (i == ARRAY_LEN(opts))
 				return imap_p_fail(p, "Unknown RETURN option");
+			if (c->search_ret & opts[i].bit & (IMAP_RET_PARTIAL | IMAP_RET_UPDATE))
+				return imap_p_fail(p, "Duplicate RETURN option");
 			c->search_ret |= opts[i].bit;
+			if (opts[i].bit == IMAP_RET_PARTIAL &&
+			    (!imap_p_arg(p, "Missing PARTIAL range") || !partial_range(p)))
+				return false;
 			if (imap_p_peek(p) != ' ')
 				break;
 			p->pos++;
 		}
 	}
+	/* RFC 9394 §3.1: PARTIAL replaces ALL; both at once make no sense. */
+	if ((c->search_ret & IMAP_RET_PARTIAL) && (c->search_ret & IMAP_RET_ALL))
+		return imap_p_fail(p, "PARTIAL and ALL are exclusive");
 	return imap_p_char(p, ')', "Invalid RETURN option list");
 }
 
@@ -292,4 +327,88 @@ bool imap_p_cmd_search(struct imap_p *p)
 	if (!(c->search = key_new(p, SK_AND)))
 		return false;
 	return key_list(p, c->search, 0, true);
+}
+
+/* SORT [RETURN (...)] (sort-criteria) charset search-key *(SP search-key)  (RFC 5256, 5267, 5957) */
+bool imap_p_cmd_sort(struct imap_p *p)
+{
+	static const struct {
+		const char *name;
+		enum imap_sort_key key;
+	} keys[] = {
+		{ "ARRIVAL", IMAP_SORT_ARRIVAL }, { "CC", IMAP_SORT_CC }, { "DATE", IMAP_SORT_DATE },
+		{ "FROM", IMAP_SORT_FROM }, { "SIZE", IMAP_SORT_SIZE }, { "SUBJECT", IMAP_SORT_SUBJECT },
+		{ "TO", IMAP_SORT_TO }, { "DISPLAYFROM", IMAP_SORT_DISPLAYFROM }, { "DISPLAYTO", IMAP_SORT_DISPLAYTO },
+	};
+	struct imap_cmd *c = p->cmd;
+	if (!imap_p_arg(p, "Missing sort criteria"))
+		return false;
+	if (imap_p_keyword(p, "RETURN") && (!return_opts(p) || !imap_p_arg(p, "Missing sort criteria")))
+		return false;
+	if (!imap_p_char(p, '(', "Expected ( before sort criteria"))
+		return false;
+	for (;;) {
+		bool reverse = imap_p_keyword(p, "REVERSE");
+		if (reverse && !imap_p_arg(p, "Missing sort key after REVERSE"))
+			return false;
+		const char *a;
+		size_t n, i;
+		if (!imap_p_atom(p, &a, &n, "Missing sort key"))
+			return false;
+		for (i = 0; i < ARRAY_LEN(keys); i++)
+			if (ascii_ieq(a, n, keys[i].name))
+				break;
+		if (i == ARRAY_LEN(keys))
+			return imap_p_fail(p, "Unknown sort key");
+		if (c->nsort == IMAP_SORT_MAX_CRIT)
+			return imap_p_fail(p, "Too many sort criteria");
+		c->sort[c->nsort].key = keys[i].key;
+		c->sort[c->nsort].reverse = reverse;
+		c->nsort++;
+		if (imap_p_peek(p) != ' ')
+			break;
+		p->pos++;
+	}
+	if (!imap_p_char(p, ')', "Invalid sort criteria") || !charset(p) || !imap_p_arg(p, "Missing search criteria"))
+		return false;
+	if (!(c->search = key_new(p, SK_AND)))
+		return false;
+	return key_list(p, c->search, 0, true);
+}
+
+/* THREAD algorithm charset search-key *(SP search-key)  (RFC 5256) */
+bool imap_p_cmd_thread(struct imap_p *p)
+{
+	struct imap_cmd *c = p->cmd;
+	if (!imap_p_arg(p, "Missing thread algorithm"))
+		return false;
+	if (imap_p_keyword(p, "ORDEREDSUBJECT"))
+		c->thread_alg = IMAP_THREAD_ORDEREDSUBJECT;
+	else if (imap_p_keyword(p, "REFERENCES"))
+		c->thread_alg = IMAP_THREAD_REFERENCES;
+	else
+		return imap_p_fail(p, "Unknown thread algorithm");
+	if (!charset(p) || !imap_p_arg(p, "Missing search criteria"))
+		return false;
+	if (!(c->search = key_new(p, SK_AND)))
+		return false;
+	return key_list(p, c->search, 0, true);
+}
+
+/* CANCELUPDATE tag-string *(SP tag-string)  (RFC 5267 §4.2); the tags go to cmd->atoms. */
+bool imap_p_cmd_cancelupdate(struct imap_p *p)
+{
+	struct imap_cmd *c = p->cmd;
+	if (!imap_p_arg(p, "Missing tag"))
+		return false;
+	for (;;) {
+		if (c->natoms == IMAP_CONTEXT_MAX)
+			return imap_p_fail(p, "Too many tags");
+		c->atoms = xrealloc(c->atoms, (c->natoms + 1) * sizeof *c->atoms);
+		memset(&c->atoms[c->natoms], 0, sizeof *c->atoms);
+		if (!imap_p_string(p, &c->atoms[c->natoms++], "Missing tag"))
+			return false;
+		if (!imap_p_opt_arg(p))
+			return true;
+	}
 }

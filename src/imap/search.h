@@ -22,6 +22,7 @@
 
 #define IMAP_SEARCH_MAX_DEPTH 32    /* nesting of (), NOT, OR */
 #define IMAP_SEARCH_MAX_KEYS 1000   /* keys in one command */
+#define IMAP_CONTEXT_MAX 32         /* RETURN (UPDATE) searches alive in one session (RFC 5267) */
 
 enum imap_skey_type {
 	SK_AND,             /* children: all must match (the top level, and "( ... )") */
@@ -81,7 +82,25 @@ enum {
 	IMAP_RET_ALL   = 1 << 2,
 	IMAP_RET_COUNT = 1 << 3,
 	IMAP_RET_SAVE  = 1 << 4,
+	IMAP_RET_PARTIAL = 1 << 5,  /* RFC 9394 / RFC 5267: a window of the results */
+	IMAP_RET_UPDATE  = 1 << 6,  /* RFC 5267 CONTEXT: ADDTO / REMOVEFROM as the mailbox changes */
+	IMAP_RET_CONTEXT = 1 << 7,  /* RFC 5267: accepted, a hint only */
 };
+
+/* SORT criteria (RFC 5256, SORT=DISPLAY RFC 5957). */
+enum imap_sort_key {
+	IMAP_SORT_ARRIVAL, IMAP_SORT_CC, IMAP_SORT_DATE, IMAP_SORT_FROM, IMAP_SORT_SIZE,
+	IMAP_SORT_SUBJECT, IMAP_SORT_TO, IMAP_SORT_DISPLAYFROM, IMAP_SORT_DISPLAYTO,
+};
+
+#define IMAP_SORT_MAX_CRIT 16       /* criteria in one SORT (each may be given once) */
+
+struct imap_sort_crit {
+	enum imap_sort_key key;
+	bool reverse;
+};
+
+enum imap_thread_alg { IMAP_THREAD_ORDEREDSUBJECT, IMAP_THREAD_REFERENCES };
 
 /* One message as the evaluator sees it. */
 struct imap_search_msg {

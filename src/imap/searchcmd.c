@@ -7,7 +7,7 @@
  * order through the index and maps a blob only for messages that reach a
  * text key.
  */
-#include "imap/session.h"
+#include "imap/searchcmd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -17,13 +17,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-struct search_run {
+struct scan {
 	struct imap_session *s;
 	struct imap_cmd *cmd;
-	bool needs_text;
-	uint32_t *hits;         /* UIDs */
-	size_t nhits, cap;
-	uint64_t max_modseq;
+	imap_search_hit_fn hit;
+	void *ctx;
 	/* the blob of the message being evaluated, mapped on demand */
 	const struct store_message_data *m;
 	void *map;
@@ -34,7 +32,7 @@ struct search_run {
 
 static const char *message_text(void *arg, size_t *len)
 {
-	struct search_run *r = arg;
+	struct scan *r = arg;
 	if (!r->tried) {
 		r->tried = true;
 		const char *p = imap_message_map(r->s, r->m, &r->fd, &r->maplen);
@@ -44,9 +42,9 @@ static const char *message_text(void *arg, size_t *len)
 	return r->map;
 }
 
-static int search_one(void *ctx, const struct store_message_data *m)
+static int scan_one(void *ctx, const struct store_message_data *m)
 {
-	struct search_run *r = ctx;
+	struct scan *r = ctx;
 	uint32_t seq = imap_view_seq(r->s->view, m->uid);
 	if (!seq)
 		return 0;
@@ -61,117 +59,208 @@ static int search_one(void *ctx, const struct store_message_data *m)
 		munmap(r->map, r->maplen);
 	if (r->fd >= 0)
 		close(r->fd);
-	if (!hit)
-		return 0;
-	if (r->nhits == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 256;
-		r->hits = xrealloc(r->hits, r->cap * sizeof *r->hits);
-	}
-	r->hits[r->nhits++] = m->uid;
-	if (m->modseq > r->max_modseq)
-		r->max_modseq = m->modseq;
-	return 0;
+	return hit ? r->hit(r->ctx, m, seq) : 0;
 }
 
-static bool uses_modseq(const struct imap_skey *k)
+enum store_status imap_search_scan(struct imap_session *s, struct imap_cmd *cmd, imap_search_hit_fn hit,
+				   void *ctx)
+{
+	struct imap_view *v = s->view;
+	imap_search_prepare(cmd->search, (uint32_t)v->n, v->n ? v->uids[v->n - 1] : 0, &v->saved);
+	if (!v->n)
+		return STORE_OK;
+	struct scan r = { .s = s, .cmd = cmd, .hit = hit, .ctx = ctx, .fd = -1 };
+	return store_message_range(imap_store(s), v->mailbox_id, v->uids[0], v->uids[v->n - 1], 0, scan_one, &r);
+}
+
+bool imap_search_uses_modseq(const struct imap_skey *k)
 {
 	for (; k; k = k->next)
-		if (k->type == SK_MODSEQ || uses_modseq(k->child))
+		if (k->type == SK_MODSEQ || imap_search_uses_modseq(k->child))
 			return true;
 	return false;
 }
 
-static int cmp_u32(const void *a, const void *b)
+void imap_put_ordered_set(struct buf *b, const uint32_t *v, size_t n)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j] != UINT32_MAX && v[j + 1] == v[j] + 1)
+			j++;
+		if (i)
+			buf_putc(b, ',');
+		if (j > i)
+			buf_printf(b, "%u:%u", v[i], v[j]);
+		else
+			buf_printf(b, "%u", v[i]);
+		i = j + 1;
+	}
 }
 
-void imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
+/*
+ * PARTIAL lo:hi (RFC 9394): 1-based positions in the result list,
+ * negative ones counted from its end (-1 the last).  *from and *count
+ * select the window; count 0 when nothing is in it.
+ */
+static void partial_window(const struct imap_cmd *cmd, size_t n, size_t *from, size_t *count)
 {
-	struct imap_view *v = s->view;
-	bool modseq = uses_modseq(cmd->search);
-	if (modseq)
-		s->condstore = true;
-	imap_search_prepare(cmd->search, (uint32_t)v->n, v->n ? v->uids[v->n - 1] : 0, &v->saved);
-	struct search_run r = { .s = s, .cmd = cmd, .fd = -1 };
-	if (v->n) {
-		enum store_status st = store_message_range(imap_store(s), v->mailbox_id, v->uids[0], v->uids[v->n - 1],
-							   0, search_one, &r);
-		if (st != STORE_OK) {
-			imap_store_error(s, cmd->tag, st, "SEARCH");
-			free(r.hits);
-			return;
-		}
+	int64_t lo = cmd->partial_lo, hi = cmd->partial_hi;
+	if (lo < 0) {
+		lo = (int64_t)n + lo + 1;
+		hi = (int64_t)n + hi + 1;
+		if (lo < 1)
+			lo = 1;
 	}
-	/* Results as the client numbers them. */
-	uint32_t *nums = r.nhits ? xmalloc(r.nhits * sizeof *nums) : NULL;
-	for (size_t i = 0; i < r.nhits; i++)
-		nums[i] = cmd->uid ? r.hits[i] : imap_view_seq(v, r.hits[i]);
-	if (r.nhits > 1)
-		qsort(nums, r.nhits, sizeof *nums, cmp_u32);
+	if (hi > (int64_t)n)
+		hi = (int64_t)n;
+	*from = lo >= 1 ? (size_t)(lo - 1) : 0;
+	*count = hi >= lo && lo >= 1 ? (size_t)(hi - lo + 1) : 0;
+}
 
-	unsigned ret = cmd->search_ret;
-	if (ret & IMAP_RET_SAVE) {
-		/* SAVE with only MIN and/or MAX keeps just those (RFC 5182 §2.4). */
-		imap_seqset_free(&v->saved);
-		uint32_t keep[2];
-		size_t nkeep = 0;
-		if (r.nhits && (ret & (IMAP_RET_MIN | IMAP_RET_MAX)) && !(ret & (IMAP_RET_ALL | IMAP_RET_COUNT))) {
-			uint32_t *u = r.hits;
-			if (ret & IMAP_RET_MIN)
-				keep[nkeep++] = u[0];
-			if ((ret & IMAP_RET_MAX) && (nkeep == 0 || u[r.nhits - 1] != keep[0]))
-				keep[nkeep++] = u[r.nhits - 1];
-			imap_seqset_from_sorted(&v->saved, keep, nkeep);
-		} else {
-			imap_seqset_from_sorted(&v->saved, r.hits, r.nhits);
-		}
+void imap_esearch_reply(struct buf *b, const struct imap_cmd *cmd, const uint32_t *nums, const uint64_t *modseqs,
+			size_t n, bool modseq)
+{
+	unsigned shown = cmd->search_ret & ~(IMAP_RET_SAVE | IMAP_RET_UPDATE | IMAP_RET_CONTEXT);
+	if (!shown && (cmd->search_ret & IMAP_RET_SAVE) && !(cmd->search_ret & IMAP_RET_UPDATE))
+		return;     /* SAVE alone: no result wanted now (RFC 5182 §2.1) */
+	if (!shown)
+		shown = IMAP_RET_ALL;
+	buf_puts(b, "* ESEARCH (TAG ");
+	imap_put_string(b, cmd->tag, strlen(cmd->tag));
+	buf_putc(b, ')');
+	if (cmd->uid)
+		buf_puts(b, " UID");
+	if ((shown & IMAP_RET_MIN) && n)
+		buf_printf(b, " MIN %u", nums[0]);
+	if ((shown & IMAP_RET_MAX) && n)
+		buf_printf(b, " MAX %u", nums[n - 1]);
+	if ((shown & IMAP_RET_ALL) && n) {
+		buf_puts(b, " ALL ");
+		imap_put_ordered_set(b, nums, n);
 	}
+	if (shown & IMAP_RET_COUNT)
+		buf_printf(b, " COUNT %zu", n);
+	if (shown & IMAP_RET_PARTIAL) {
+		size_t from, count;
+		partial_window(cmd, n, &from, &count);
+		buf_printf(b, " PARTIAL (%d:%d ", (int)cmd->partial_lo, (int)cmd->partial_hi);
+		if (count)
+			imap_put_ordered_set(b, nums + from, count);
+		else
+			buf_puts(b, "NIL");
+		buf_putc(b, ')');
+	}
+	if (modseq && n) {
+		/*
+		 * RFC 7162 §3.1.5 with RFC 4731: the highest modseq of the
+		 * messages returned — only MIN's and MAX's when nothing else is.
+		 */
+		uint64_t hi = 0;
+		if (!(shown & ~(IMAP_RET_MIN | IMAP_RET_MAX))) {
+			if (shown & IMAP_RET_MIN)
+				hi = modseqs[0];
+			if ((shown & IMAP_RET_MAX) && modseqs[n - 1] > hi)
+				hi = modseqs[n - 1];
+		} else {
+			for (size_t i = 0; i < n; i++)
+				if (modseqs[i] > hi)
+					hi = modseqs[i];
+		}
+		buf_printf(b, " MODSEQ %llu", (unsigned long long)hi);
+	}
+	buf_puts(b, "\r\n");
+}
+
+void imap_search_reply(struct imap_session *s, const struct imap_cmd *cmd, const char *name, const uint32_t *nums,
+		       const uint64_t *modseqs, size_t n, bool modseq)
+{
 	struct buf b = BUF_INIT;
 	if (cmd->esearch) {
-		unsigned shown = ret & ~IMAP_RET_SAVE;
-		if (shown || !(ret & IMAP_RET_SAVE)) {
-			if (!shown)
-				shown = IMAP_RET_ALL;
-			buf_puts(&b, "* ESEARCH (TAG ");
-			imap_put_string(&b, cmd->tag, strlen(cmd->tag));
-			buf_putc(&b, ')');
-			if (cmd->uid)
-				buf_puts(&b, " UID");
-			if ((shown & IMAP_RET_MIN) && r.nhits)
-				buf_printf(&b, " MIN %u", nums[0]);
-			if ((shown & IMAP_RET_MAX) && r.nhits)
-				buf_printf(&b, " MAX %u", nums[r.nhits - 1]);
-			if ((shown & IMAP_RET_ALL) && r.nhits) {
-				struct imap_seqset set = { 0 };
-				imap_seqset_from_sorted(&set, nums, r.nhits);
-				buf_puts(&b, " ALL ");
-				imap_seqset_format(&set, &b);
-				imap_seqset_free(&set);
-			}
-			if (shown & IMAP_RET_COUNT)
-				buf_printf(&b, " COUNT %zu", r.nhits);
-			if (modseq && r.nhits)
-				buf_printf(&b, " MODSEQ %llu", (unsigned long long)r.max_modseq);
-			buf_puts(&b, "\r\n");
-		}
+		imap_esearch_reply(&b, cmd, nums, modseqs, n, modseq);
 	} else {
-		buf_puts(&b, "* SEARCH");
-		for (size_t i = 0; i < r.nhits; i++) {
+		uint64_t hi = 0;
+		buf_printf(&b, "* %s", name);
+		for (size_t i = 0; i < n; i++) {
 			buf_printf(&b, " %u", nums[i]);
+			if (modseqs[i] > hi)
+				hi = modseqs[i];
 			if (b.len > 65536) {
 				imap_write(s, b.data, b.len);
 				buf_reset(&b);
 			}
 		}
-		if (modseq && r.nhits)
-			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)r.max_modseq);
+		/* RFC 7162 §3.1.5: the highest modseq of the messages found */
+		if (modseq && n)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)hi);
 		buf_puts(&b, "\r\n");
 	}
 	imap_write(s, b.data, b.len);
 	buf_free(&b);
+}
+
+/* ---- SEARCH ---------------------------------------------------------------- */
+
+struct search_hits {
+	uint32_t *uids;
+	uint64_t *modseqs;
+	size_t n, cap;
+};
+
+static int search_hit(void *ctx, const struct store_message_data *m, uint32_t seq)
+{
+	struct search_hits *h = ctx;
+	(void)seq;
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 256;
+		h->uids = xrealloc(h->uids, h->cap * sizeof *h->uids);
+		h->modseqs = xrealloc(h->modseqs, h->cap * sizeof *h->modseqs);
+	}
+	h->uids[h->n] = m->uid;
+	h->modseqs[h->n++] = m->modseq;
+	return 0;
+}
+
+/* SEARCHRES SAVE: the UIDs found; with only MIN and/or MAX just those (RFC 5182 §2.4). */
+void imap_search_save(struct imap_view *v, unsigned ret, const uint32_t *uids, size_t n)
+{
+	imap_seqset_free(&v->saved);
+	if (n && (ret & (IMAP_RET_MIN | IMAP_RET_MAX)) && !(ret & (IMAP_RET_ALL | IMAP_RET_COUNT))) {
+		uint32_t keep[2];
+		size_t nkeep = 0;
+		if (ret & IMAP_RET_MIN)
+			keep[nkeep++] = uids[0];
+		if ((ret & IMAP_RET_MAX) && (nkeep == 0 || uids[n - 1] != keep[0]))
+			keep[nkeep++] = uids[n - 1];
+		imap_seqset_from_sorted(&v->saved, keep, nkeep);
+	} else {
+		imap_seqset_from_sorted(&v->saved, uids, n);
+	}
+}
+
+void imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
+{
+	struct imap_view *v = s->view;
+	bool modseq = imap_search_uses_modseq(cmd->search);
+	if (modseq)
+		s->condstore = true;
+	struct search_hits h = { 0 };
+	enum store_status st = imap_search_scan(s, cmd, search_hit, &h);
+	if (st != STORE_OK) {
+		imap_store_error(s, cmd->tag, st, "SEARCH");
+		free(h.uids);
+		free(h.modseqs);
+		return;
+	}
+	/* Results as the client numbers them: UID order is sequence order. */
+	uint32_t *nums = h.n ? xmalloc(h.n * sizeof *nums) : NULL;
+	for (size_t i = 0; i < h.n; i++)
+		nums[i] = cmd->uid ? h.uids[i] : imap_view_seq(v, h.uids[i]);
+
+	if (cmd->search_ret & IMAP_RET_SAVE)
+		imap_search_save(v, cmd->search_ret, h.uids, h.n);
+	imap_search_reply(s, cmd, "SEARCH", nums, h.modseqs, h.n, modseq);
 	free(nums);
-	free(r.hits);
+	free(h.uids);
+	free(h.modseqs);
 	imap_ok(s, cmd, "%s completed", cmd->uid ? "UID SEARCH" : "SEARCH");
 }

@@ -20,6 +20,7 @@
 #include "imap/session.h"
 #include "imap/imap.h"
 #include "imap/mutf7.h"
+#include "imap/searchcmd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -103,7 +104,8 @@ void imap_ok(struct imap_session *s, const struct imap_cmd *cmd, const char *fmt
 	if (s->view) {
 		/* RFC 9051 §7.5.1: no EXPUNGE while sequence numbers are in use. */
 		bool expunges_ok = cmd->uid || (cmd->type != IMAP_CMD_FETCH && cmd->type != IMAP_CMD_STORE &&
-						cmd->type != IMAP_CMD_SEARCH);
+						cmd->type != IMAP_CMD_SEARCH && cmd->type != IMAP_CMD_SORT &&
+						cmd->type != IMAP_CMD_THREAD);
 		imap_sync(s, expunges_ok);
 	}
 	va_list ap;
@@ -398,6 +400,9 @@ static bool state_allows(struct imap_session *s, const struct imap_cmd *cmd)
 	case IMAP_CMD_UNSELECT:
 	case IMAP_CMD_EXPUNGE:
 	case IMAP_CMD_SEARCH:
+	case IMAP_CMD_SORT:
+	case IMAP_CMD_THREAD:
+	case IMAP_CMD_CANCELUPDATE:
 	case IMAP_CMD_FETCH:
 	case IMAP_CMD_STORE:
 	case IMAP_CMD_COPY:
@@ -460,6 +465,9 @@ static void run(struct imap_session *s, struct imap_cmd *cmd)
 	case IMAP_CMD_UNSELECT: imap_cmd_close(s, cmd); break;
 	case IMAP_CMD_EXPUNGE: imap_cmd_expunge(s, cmd); break;
 	case IMAP_CMD_SEARCH: imap_cmd_search(s, cmd); break;
+	case IMAP_CMD_SORT: imap_cmd_sort(s, cmd); break;
+	case IMAP_CMD_THREAD: imap_cmd_thread(s, cmd); break;
+	case IMAP_CMD_CANCELUPDATE: imap_cmd_cancelupdate(s, cmd); break;
 	case IMAP_CMD_FETCH: imap_cmd_fetch(s, cmd); break;
 	case IMAP_CMD_STORE: imap_cmd_store(s, cmd); break;
 	case IMAP_CMD_COPY:

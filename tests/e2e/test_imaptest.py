@@ -72,17 +72,11 @@ KNOWN_FAILING = {
 # none of their commands.
 for _cap, _groups in {
         "CATENATE": ["catenate", "catenate-multiappend"],
-        "ESORT": ["esort"],
         "MULTIAPPEND": ["multiappend"],
         "NOTIFY": ["notify"],
         "CONTEXT=SEARCH": ["search-context-update", "search-context-update2", "search-context-update3",
                            "search-partial"],
         "CONTEXT=SORT": ["sort-partial"],
-        "SORT": ["sort-addresses", "sort-arrival", "sort-date", "sort-size", "sort-subject"],
-        "SORT=DISPLAY": ["sort-display-from", "sort-display-to"],
-        "THREAD=REFERENCES": ["thread", "thread2", "thread3", "thread4", "thread5", "thread6", "thread7",
-                              "thread8"],
-        "THREAD=ORDEREDSUBJECT": ["thread-orderedsubject", "thread-orderedsubject2"],
         "URLAUTH": ["urlauth", "urlauth-binary", "urlauth2"]}.items():
     for _g in _groups:
         KNOWN_FAILING[_g] = "needs %s, which tern does not implement yet" % _cap

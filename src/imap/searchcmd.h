@@ -1,0 +1,57 @@
+/*
+ * searchcmd.h — what the searching commands share (searchcmd.c: SEARCH,
+ * the message scan and ESEARCH replies; sortcmd.c: SORT; threadcmd.c:
+ * THREAD; searchctx.c: RETURN (UPDATE) contexts and CANCELUPDATE).  Not
+ * for use outside src/imap/.
+ */
+#ifndef TERN_IMAP_SEARCHCMD_H
+#define TERN_IMAP_SEARCHCMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/session.h"
+
+/* Called for each message of the view that matches; non-zero stops the scan. */
+typedef int (*imap_search_hit_fn)(void *ctx, const struct store_message_data *m, uint32_t seq);
+
+/*
+ * Evaluate cmd->search over the selected view in UID order (resolving
+ * '*' and "$" first), mapping a blob only for messages that reach a
+ * text key.  m is valid only during the call.
+ */
+enum store_status imap_search_scan(struct imap_session *s, struct imap_cmd *cmd, imap_search_hit_fn hit,
+				   void *ctx);
+
+/*
+ * The ESEARCH reply of a SEARCH or SORT with RETURN options: nums are
+ * the results as the client numbers them, in result order (ascending for
+ * SEARCH, sort order for SORT), modseqs[i] the modseq of nums[i] (used
+ * when modseq is true: CONDSTORE's MODSEQ, RFC 7162 §3.1.5).
+ */
+void imap_esearch_reply(struct buf *b, const struct imap_cmd *cmd, const uint32_t *nums, const uint64_t *modseqs,
+			size_t n, bool modseq);
+
+/*
+ * The result of SEARCH or SORT: "* name n n ..." (with CONDSTORE's
+ * "(MODSEQ m)") or, when RETURN was given, imap_esearch_reply().
+ */
+void imap_search_reply(struct imap_session *s, const struct imap_cmd *cmd, const char *name, const uint32_t *nums,
+		       const uint64_t *modseqs, size_t n, bool modseq);
+
+/* A list of numbers in the order given, runs of consecutive ascending numbers as "a:b". */
+void imap_put_ordered_set(struct buf *b, const uint32_t *v, size_t n);
+
+/* SEARCHRES SAVE of the result UIDs (ascending), as RETURN options ret ask. */
+void imap_search_save(struct imap_view *v, unsigned ret, const uint32_t *uids, size_t n);
+
+/* Whether the tree has a MODSEQ key (the reply then carries MODSEQ). */
+bool imap_search_uses_modseq(const struct imap_skey *k);
+
+/* The commands. */
+void imap_cmd_sort(struct imap_session *s, struct imap_cmd *cmd);
+void imap_cmd_thread(struct imap_session *s, struct imap_cmd *cmd);
+void imap_cmd_cancelupdate(struct imap_session *s, struct imap_cmd *cmd);
+
+#endif

@@ -148,8 +148,16 @@ static void check_cmd(const struct imap_cmd *c, uint32_t star)
 			abort();
 	if (c->type == IMAP_CMD_SEARCH && (!c->search || c->search->type != SK_AND || !c->search->child))
 		abort();
-	if (c->type == IMAP_CMD_APPEND && !c->append.msg)
+	if (c->type == IMAP_CMD_APPEND && (!c->append.n || c->append.n > IMAP_APPEND_MAX_MESSAGES))
 		abort();
+	for (size_t i = 0; i < c->append.n; i++) {
+		const struct imap_append_msg *m = &c->append.msgs[i];
+		if (!m->keywords || (!m->msg) == (m->nparts == 0) || m->nparts > IMAP_CATENATE_MAX_PARTS)
+			abort();
+		for (size_t j = 0; j < m->nparts; j++)
+			if (!m->parts[j].text && !m->parts[j].url.p)
+				abort();
+	}
 	if (c->type == IMAP_CMD_STORE && !c->keywords)
 		abort();
 	for (size_t i = 0; i < c->natoms; i++)

@@ -232,11 +232,13 @@ static bool literal(struct imap_p *p, struct imap_str *out, bool allow8, bool me
 		return false;
 	uint64_t n = 0;
 	size_t digits = 0;
+	bool overflow = false;
 	while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
 		unsigned d = (unsigned)(p->s[p->pos] - '0');
 		if (++digits > 20 || n > (UINT64_MAX - d) / 10)
-			return imap_p_fail(p, "Invalid literal length");
-		n = n * 10 + d;
+			overflow = true;
+		else
+			n = n * 10 + d;
 		p->pos++;
 	}
 	if (!digits)
@@ -245,6 +247,18 @@ static bool literal(struct imap_p *p, struct imap_str *out, bool allow8, bool me
 		p->pos++;
 	if (!imap_p_char(p, '}', "Invalid literal"))
 		return false;
+	if (p->probe && p->pos == p->len) {
+		/*
+		 * The header being announced: imap_parse_literal_is_message()
+		 * wants to know what it is (a count too large to read is still
+		 * the message, to be refused as too large).
+		 */
+		p->probe_end = true;
+		p->probe_message = message;
+		return imap_p_fail(p, "");
+	}
+	if (overflow)
+		return imap_p_fail(p, "Invalid literal length");
 	size_t e = eol_len(p);
 	if (!e)
 		return imap_p_fail(p, "A literal header must end its line");
@@ -588,40 +602,109 @@ static bool cmd_rename(struct imap_p *p)
 	       imap_p_astring(p, &p->cmd->mailbox2, "Missing new mailbox name");
 }
 
-static bool cmd_append(struct imap_p *p)
+static void append_msg_clear(struct imap_append_msg *m)
 {
-	struct imap_cmd *c = p->cmd;
-	struct imap_append *ap = &c->append;
-	if (!mailbox(p, &c->mailbox) || !imap_p_arg(p, "Missing message literal"))
+	free(m->keywords);
+	for (size_t j = 0; j < m->nparts; j++)
+		imap_p_str_free(&m->parts[j].url);
+	free(m->parts);
+	memset(m, 0, sizeof *m);
+}
+
+/* CATENATE (RFC 4469): "(" cat-part *(SP cat-part) ")", cat-part = TEXT literal / URL astring. */
+static bool catenate(struct imap_p *p, struct imap_append_msg *m)
+{
+	if (!imap_p_arg(p, "Missing CATENATE parts") || !imap_p_char(p, '(', "Expected ( after CATENATE"))
 		return false;
+	for (;;) {
+		if (m->nparts == IMAP_CATENATE_MAX_PARTS) {
+			p->res = IMAP_PARSE_NO;
+			return imap_p_fail(p, "[LIMIT] Too many parts in one CATENATE");
+		}
+		if (!m->parts)
+			m->parts = xcalloc(IMAP_CATENATE_MAX_PARTS, sizeof *m->parts);
+		struct imap_catpart *cp = &m->parts[m->nparts];
+		if (imap_p_keyword(p, "TEXT")) {
+			int ch;
+			if (!imap_p_arg(p, "Missing TEXT literal"))
+				return false;
+			ch = imap_p_peek(p);
+			if (ch != '{' && !(ch == '~' && imap_p_peek_at(p, 1) == '{'))
+				return imap_p_fail(p, "TEXT needs a literal");
+			/* BINARY (RFC 3516) lets a TEXT part be a literal8 as well. */
+			if (!literal(p, NULL, true, true, &cp->text))
+				return false;
+		} else if (imap_p_keyword(p, "URL")) {
+			if (!imap_p_arg(p, "Missing URL") || !imap_p_astring(p, &cp->url, "Missing URL"))
+				return false;
+		} else {
+			return imap_p_fail(p, "Expected TEXT or URL");
+		}
+		m->nparts++;
+		if (imap_p_peek(p) == ')') {
+			p->pos++;
+			return true;
+		}
+		if (!imap_p_arg(p, "Expected ) after CATENATE parts"))
+			return false;
+	}
+}
+
+/* append-message: [flag-list SP] [date-time SP] (literal / literal8 / UTF8 (literal8) / CATENATE (...)) */
+static bool append_message(struct imap_p *p, struct imap_append_msg *m)
+{
 	if (imap_p_peek(p) == '(') {
-		if (!imap_p_flags(p, false, &ap->flags, &ap->keywords) || !imap_p_arg(p, "Missing message literal"))
+		if (!imap_p_flags(p, false, &m->flags, &m->keywords) || !imap_p_arg(p, "Missing message literal"))
 			return false;
 	}
 	if (imap_p_peek(p) == '"') {
-		if (!date_time(p, &ap->date) || !imap_p_arg(p, "Missing message literal"))
+		if (!date_time(p, &m->date) || !imap_p_arg(p, "Missing message literal"))
 			return false;
-		ap->has_date = true;
+		m->has_date = true;
 	}
+	if (!m->keywords)
+		m->keywords = xstrdup("");
 	if (imap_p_keyword(p, "UTF8")) {
 		/* RFC 6855: UTF8 (~{n}) */
 		if (!imap_p_arg(p, "Missing message literal") || !imap_p_char(p, '(', "Expected ( after UTF8"))
 			return false;
 		if (!(imap_p_peek(p) == '~' && imap_p_peek_at(p, 1) == '{'))
 			return imap_p_fail(p, "UTF8 needs a binary literal (~{n})");
-		if (!literal(p, NULL, true, true, &ap->msg) || !imap_p_char(p, ')', "Expected ) after UTF8 literal"))
+		if (!literal(p, NULL, true, true, &m->msg) || !imap_p_char(p, ')', "Expected ) after UTF8 literal"))
 			return false;
-		ap->utf8 = true;
-	} else {
-		int ch = imap_p_peek(p);
-		if (ch != '{' && !(ch == '~' && imap_p_peek_at(p, 1) == '{'))
-			return imap_p_fail(p, "Expected a message literal");
-		if (!literal(p, NULL, true, true, &ap->msg))
-			return false;
+		m->utf8 = true;
+		return true;
 	}
-	if (!ap->keywords)
-		ap->keywords = xstrdup("");
-	return true;
+	if (imap_p_keyword(p, "CATENATE"))
+		return catenate(p, m);
+	int ch = imap_p_peek(p);
+	if (ch != '{' && !(ch == '~' && imap_p_peek_at(p, 1) == '{'))
+		return imap_p_fail(p, "Expected a message literal");
+	return literal(p, NULL, true, true, &m->msg);
+}
+
+/* APPEND mailbox 1*(SP append-message): MULTIAPPEND (RFC 3502). */
+static bool cmd_append(struct imap_p *p)
+{
+	struct imap_cmd *c = p->cmd;
+	struct imap_append *ap = &c->append;
+	if (!mailbox(p, &c->mailbox) || !imap_p_arg(p, "Missing message literal"))
+		return false;
+	for (;;) {
+		if (ap->n == IMAP_APPEND_MAX_MESSAGES && p->probe) {
+			/* Past the limit a literal is still a message, refused as such once it has arrived. */
+			append_msg_clear(&ap->msgs[--ap->n]);
+		} else if (ap->n == IMAP_APPEND_MAX_MESSAGES) {
+			p->res = IMAP_PARSE_NO;
+			return imap_p_fail(p, "[LIMIT] Too many messages in one APPEND");
+		}
+		if (!ap->msgs)
+			ap->msgs = xcalloc(IMAP_APPEND_MAX_MESSAGES, sizeof *ap->msgs);
+		if (!append_message(p, &ap->msgs[ap->n++]))
+			return false;
+		if (!imap_p_opt_arg(p))
+			return true;
+	}
 }
 
 static bool cmd_copy(struct imap_p *p)
@@ -806,7 +889,10 @@ static void cmd_clear(struct imap_cmd *c)
 		imap_p_str_free(&c->patterns[i]);
 	XFREE(&c->patterns);
 	c->npatterns = 0;
-	XFREE(&c->append.keywords);
+	for (size_t i = 0; i < c->append.n; i++)
+		append_msg_clear(&c->append.msgs[i]);
+	XFREE(&c->append.msgs);
+	c->append.n = 0;
 	imap_seqset_free(&c->set);
 	for (size_t i = 0; i < c->natts; i++) {
 		struct imap_fetch_att *a = &c->atts[i];
@@ -879,7 +965,7 @@ enum imap_parse_result imap_parse(const char *text, size_t len, const struct ima
 		return IMAP_PARSE_OK;
 	cmd_clear(out);
 	*err = p.err ? p.err : "Syntax error";
-	return p.res == IMAP_PARSE_BADCHARSET ? IMAP_PARSE_BADCHARSET : IMAP_PARSE_BAD;
+	return p.res == IMAP_PARSE_BADCHARSET || p.res == IMAP_PARSE_NO ? p.res : IMAP_PARSE_BAD;
 }
 
 /* ---- while a command arrives -------------------------------------------------- */
@@ -931,46 +1017,25 @@ bool imap_parse_literal_header(const char *line, size_t len, uint64_t *size, boo
 
 /*
  * Run APPEND's grammar over the command so far, literals skipped (their
- * octets are not there yet): the literal just announced is the message
- * when the text is "tag APPEND mailbox [flags] [date-time] [UTF8 (]" and
- * then nothing but that literal header.
+ * octets are not there yet), up to the literal header just announced at
+ * the very end: literal() stops there and says whether that position is
+ * an APPEND message (or a CATENATE TEXT part) or any other literal.
  */
 bool imap_parse_literal_is_message(const char *text, size_t len)
 {
 	struct imap_cmd c;
 	memset(&c, 0, sizeof c);
 	struct imap_p p = { .s = text, .len = len, .probe = true, .utf8 = true, .cmd = &c };
-	bool yes = false;
 	size_t n = tag_len(text, len);
 	const char *a;
 	size_t an;
 	if (n == 0)
 		goto out;
 	p.pos = n;
-	if (!imap_p_arg(&p, "") || !imap_p_atom(&p, &a, &an, "") || !ascii_ieq(a, an, "APPEND") ||
-	    !mailbox(&p, &c.mailbox) || !imap_p_arg(&p, ""))
+	if (!imap_p_arg(&p, "") || !imap_p_atom(&p, &a, &an, "") || !ascii_ieq(a, an, "APPEND"))
 		goto out;
-	if (imap_p_peek(&p) == '(') {
-		if (!imap_p_flags(&p, false, &c.append.flags, &c.append.keywords) || !imap_p_arg(&p, ""))
-			goto out;
-	}
-	if (imap_p_peek(&p) == '"') {
-		if (!date_time(&p, &c.append.date) || !imap_p_arg(&p, ""))
-			goto out;
-	}
-	if (imap_p_keyword(&p, "UTF8")) {
-		if (!imap_p_arg(&p, "") || !imap_p_char(&p, '(', ""))
-			goto out;
-	}
-	uint64_t size;
-	bool nonsync, binary, bad;
-	const char *rest = text + p.pos;
-	size_t rlen = len - p.pos;
-	if (rlen >= 1 && (rest[0] == '{' || (rlen >= 2 && rest[0] == '~' && rest[1] == '{')))
-		/* A count too large to read is still the message, to be refused as too large. */
-		yes = imap_parse_literal_header(rest, rlen, &size, &nonsync, &binary, &bad) ||
-		      (bad && size == UINT64_MAX);
+	(void)cmd_append(&p);
 out:
 	cmd_clear(&c);
-	return yes;
+	return p.probe_end && p.probe_message;
 }

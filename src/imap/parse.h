@@ -115,14 +115,37 @@ struct imap_fetch_att {
 	char *name;
 };
 
-/* APPEND message (one; MULTIAPPEND is not offered). */
-struct imap_append {
+#define IMAP_APPEND_MAX_MESSAGES 64     /* messages in one APPEND (MULTIAPPEND, RFC 3502) */
+#define IMAP_CATENATE_MAX_PARTS 64      /* TEXT and URL parts of one CATENATE message (RFC 4469) */
+/* One APPEND's messages add up to at most this many times the APPENDLIMIT (limit, per message). */
+#define IMAP_APPEND_TOTAL_FACTOR 8
+static inline uint64_t imap_append_total_limit(uint64_t limit)
+{
+	return limit > UINT64_MAX / IMAP_APPEND_TOTAL_FACTOR ? UINT64_MAX : limit * IMAP_APPEND_TOTAL_FACTOR;
+}
+
+/* One part of a CATENATE message: TEXT literal (spooled like a message) or URL. */
+struct imap_catpart {
+	const struct imap_literal *text;    /* TEXT, else NULL */
+	struct imap_str url;                /* URL (an IMAP URL, RFC 5092) */
+};
+
+/* One message of an APPEND: a literal, or (CATENATE) parts to assemble. */
+struct imap_append_msg {
 	uint32_t flags;             /* STORE_FLAG_* */
 	char *keywords;             /* space-separated, "" if none */
 	bool has_date;
 	int64_t date;               /* date-time as Unix time */
-	const struct imap_literal *msg;     /* the message literal (spooled) */
+	const struct imap_literal *msg;     /* the message literal (spooled); NULL for CATENATE */
 	bool utf8;                  /* UTF8 (~{n}) form of RFC 6855 */
+	struct imap_catpart *parts; /* CATENATE */
+	size_t nparts;
+};
+
+/* APPEND: one message, or several (MULTIAPPEND), to be stored all or none. */
+struct imap_append {
+	struct imap_append_msg *msgs;
+	size_t n;
 };
 
 struct imap_cmd {
@@ -201,6 +224,7 @@ enum imap_parse_result {
 	IMAP_PARSE_OK,
 	IMAP_PARSE_BAD,             /* *err says why; tag is valid when tag[0] != '\0' */
 	IMAP_PARSE_BADCHARSET,      /* SEARCH CHARSET unknown: reply NO with *err ("[BADCHARSET (...)] ...") */
+	IMAP_PARSE_NO,              /* well-formed but over a limit: reply NO with *err ("[LIMIT] ...") */
 };
 
 /*
@@ -225,8 +249,9 @@ void imap_cmd_free(struct imap_cmd *c);
 /*
  * For the session's literal handling: text[0..len) is the command so far,
  * ending just after a literal header (without its CRLF).  Returns true when
- * this literal is an APPEND message (to be spooled, limit APPENDLIMIT),
- * false for any other literal (kept in memory, limit IMAP_LITERAL_MAX).
+ * this literal is an APPEND message or a CATENATE TEXT part (to be
+ * spooled, limit APPENDLIMIT), false for any other literal (kept in
+ * memory, limit IMAP_LITERAL_MAX).
  */
 bool imap_parse_literal_is_message(const char *text, size_t len);
 

@@ -35,6 +35,8 @@ struct imap_p {
 	size_t nlits, lit;          /* lit: the next literal to take */
 	bool utf8;
 	bool probe;                 /* imap_parse_literal_is_message(): literals have no octets yet */
+	bool probe_end;             /* ... and the probe reached the literal header at the end */
+	bool probe_message;         /* ... which is an APPEND message / CATENATE TEXT part */
 	const char *err;
 	enum imap_parse_result res;
 	struct imap_cmd *cmd;

@@ -515,7 +515,7 @@ static void command_complete(struct imap_session *s)
 		imap_cmd_free(cmd);
 		free(cmd);
 		command_reset(s);
-		if (r == IMAP_PARSE_BADCHARSET)
+		if (r == IMAP_PARSE_BADCHARSET || r == IMAP_PARSE_NO)
 			imap_tagged(s, tag, "NO", "%s", err ? err : "[BADCHARSET] Unsupported charset");
 		else
 			imap_bad(s, tag, "%s", err ? err : "Syntax error");
@@ -541,7 +541,7 @@ static void fail_command(struct imap_session *s, bool no, const char *why)
 	}
 }
 
-static bool spool_open(struct imap_session *s)
+int imap_spool_create(struct imap_session *s, char **out)
 {
 	char path[4096];
 	char id[17];
@@ -549,13 +549,18 @@ static bool spool_open(struct imap_session *s)
 	snprintf(path, sizeof path, "%s/%u/imap-%s", store_spool_dir(imap_store(s)), loop_index(s->loop), id);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		log_error("imap", "session=%s msg=\"cannot create spool file\" path=%s err=%s", s->c->id, lq(path),
-			  lq(strerror(errno)));
-		return false;
+		log_error("imap", "session=%s msg=\"cannot create spool file\" path=%s err=%s", s->c ? s->c->id : "-",
+			  lq(path), lq(strerror(errno)));
+		return -1;
 	}
-	s->lit_fd = fd;
-	s->lit_path = xstrdup(path);
-	return true;
+	*out = xstrdup(path);
+	return fd;
+}
+
+static bool spool_open(struct imap_session *s)
+{
+	s->lit_fd = imap_spool_create(s, &s->lit_path);
+	return s->lit_fd >= 0;
 }
 
 /*
@@ -590,6 +595,16 @@ static void literal_refuse_and_close(struct imap_session *s, uint64_t size, uint
 		imap_untagged(s, "BYE %s, closing", limit ? "Literal too large" : "Invalid literal");
 		imap_close(s);
 	}
+}
+
+/* What the command's spooled literals (MULTIAPPEND messages, CATENATE parts) add up to so far. */
+static uint64_t spooled_octets(const struct imap_session *s)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < s->nlits; i++)
+		if (s->lits[i].fd >= 0)
+			n += s->lits[i].len;
+	return n;
 }
 
 /* A line of the command has arrived (without its line end). */
@@ -630,7 +645,9 @@ static void command_line(struct imap_session *s, const char *line, size_t len)
 		return;
 	}
 	if (s->nlits >= IMAP_MAX_LITERALS)
-		fail_command(s, false, "Too many literals");
+		fail_command(s, message, message ? "[LIMIT] Too many messages in one APPEND" : "Too many literals");
+	if (message && size <= limit && spooled_octets(s) + size > imap_append_total_limit(limit))
+		fail_command(s, true, "[LIMIT] Too many octets in one APPEND");
 	if (size > limit) {
 		log_info("imap", "session=%s msg=\"literal over the limit, refused\" ip=%s size=%llu limit=%llu",
 			 s->c->id, s->c->peer_ip, (unsigned long long)size, (unsigned long long)limit);

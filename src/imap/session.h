@@ -147,9 +147,8 @@ struct imap_session {
 	struct imap_view *view;         /* SELECTED */
 	struct event *wake;             /* activated by store notifications */
 
-	/* APPEND in flight */
+	/* APPEND in flight (the first of its messages) */
 	struct store_delivery *delivery;
-	struct mail_meta meta;
 };
 
 /* ---- session.c ------------------------------------------------------------ */
@@ -191,6 +190,8 @@ void imap_job_done(struct imap_session *s);
  * fault on access.  The caller munmaps a non-empty map and closes *fd.
  */
 const char *imap_message_map(struct imap_session *s, const struct store_message_data *m, int *fd, size_t *len);
+/* A new spool file in the store's spool directory: its fd (read-write), *path malloc'd; -1 (logged) if not. */
+int imap_spool_create(struct imap_session *s, char **path);
 /* The tagged NO for a store failure: "NO [CODE] text". */
 void imap_store_error(struct imap_session *s, const char *tag, enum store_status st, const char *what);
 

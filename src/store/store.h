@@ -610,6 +610,15 @@ struct store_delivery {
 	uint32_t flags;
 	const char *keywords;
 
+	/*
+	 * MULTIAPPEND (RFC 3502): the next delivery of a chain handed over by
+	 * one store_deliver() of its first.  A chain (at most
+	 * STORE_ATOMIC_MAX) commits in one transaction, all or none: every
+	 * one STORE_OK, or every one failed with the first failure's status.
+	 * done() is called for each, in chain order, the last one last.
+	 */
+	struct store_delivery *atomic_next;
+
 	/* Set by the writer before done() is called. */
 	enum store_status status;
 	uint32_t uid;               /* APPEND: the new message's UID */
@@ -619,6 +628,8 @@ struct store_delivery {
 	void (*done)(struct store_delivery *d);
 	void *arg;                  /* for the caller */
 };
+
+#define STORE_ATOMIC_MAX 128     /* deliveries in one atomic chain */
 
 struct store_writer *store_writer_start(const char *data_dir);
 /* Finish pending deliveries (their done callbacks run), then stop. */

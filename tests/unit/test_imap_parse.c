@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "imap/parse.h"
+#include "lib/buf.h"
 
 static struct imap_cmd C;
 static const char *E;
@@ -316,6 +317,16 @@ static void test_literal_is_message(void **state)
 	assert_true(IM("a APPEND {5}\r\n (\\Seen) {310}"));      /* mailbox sent as a literal */
 	assert_true(IM("a APPEND {5+}\r\n {310}"));
 	assert_false(IM("a APPEND {5}"));                        /* that is the mailbox */
+	assert_true(IM("a APPEND INBOX {99999999999999999999999}"));   /* too large to read: still the message */
+	/* MULTIAPPEND: every message; CATENATE: TEXT parts, not a URL sent as a literal */
+	assert_true(IM("a APPEND INBOX {3}\r\n {310}"));
+	assert_true(IM("a APPEND INBOX {3}\r\n (\\Seen) \"12-Jan-2024 10:00:00 +0100\" {310}"));
+	assert_true(IM("a APPEND INBOX CATENATE (TEXT {310}"));
+	assert_true(IM("a APPEND INBOX CATENATE (URL \"/x\" TEXT ~{310}"));
+	assert_true(IM("a APPEND INBOX CATENATE (TEXT {3}\r\n) CATENATE (TEXT {310}"));
+	assert_false(IM("a APPEND INBOX CATENATE (URL {5}"));
+	assert_false(IM("a APPEND INBOX CATENATE (TEXT {3}\r\n URL {5}"));
+	assert_false(IM("a APPEND INBOX {3}\r\n {3}\r\n x {5}"));
 	assert_false(IM("a LOGIN {5}"));
 	assert_false(IM("a LOGIN joe {5}"));
 	assert_false(IM("a SEARCH TEXT {5}"));
@@ -580,25 +591,25 @@ static void test_append(void **state)
 	l[0] = lit(msg, strlen(msg));
 	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n\r\n", l, 1, false), IMAP_PARSE_OK);
 	assert_int_equal(C.type, IMAP_CMD_APPEND);
-	assert_ptr_equal(C.append.msg, &l[0]);
-	assert_false(C.append.has_date);
-	assert_int_equal(C.append.flags, 0);
-	assert_string_equal(C.append.keywords, "");
-	assert_false(C.append.utf8);
+	assert_ptr_equal(C.append.msgs[0].msg, &l[0]);
+	assert_false(C.append.msgs[0].has_date);
+	assert_int_equal(C.append.msgs[0].flags, 0);
+	assert_string_equal(C.append.msgs[0].keywords, "");
+	assert_false(C.append.msgs[0].utf8);
 
 	assert_int_equal(parse_lits("a APPEND Drafts (\\Seen \\Draft $Forwarded foo FOO) "
 				    "\"14-Jul-2023 02:44:25 -0700\" {15+}\r\n\r\n", l, 1, false), IMAP_PARSE_OK);
-	assert_int_equal(C.append.flags, STORE_FLAG_SEEN | STORE_FLAG_DRAFT);
-	assert_string_equal(C.append.keywords, "$Forwarded foo");
-	assert_true(C.append.has_date);
-	assert_true(C.append.date == 1689327865);   /* 2023-07-14T09:44:25Z */
+	assert_int_equal(C.append.msgs[0].flags, STORE_FLAG_SEEN | STORE_FLAG_DRAFT);
+	assert_string_equal(C.append.msgs[0].keywords, "$Forwarded foo");
+	assert_true(C.append.msgs[0].has_date);
+	assert_true(C.append.msgs[0].date == 1689327865);   /* 2023-07-14T09:44:25Z */
 
 	assert_int_equal(parse_lits("a APPEND INBOX \" 1-Jan-1970 00:00:00 +0000\" {15}\r\n\r\n", l, 1, false),
 			 IMAP_PARSE_OK);
-	assert_true(C.append.date == 0);
+	assert_true(C.append.msgs[0].date == 0);
 	assert_int_equal(parse_lits("a APPEND INBOX \"29-Feb-2024 23:59:59 +0100\" {15}\r\n\r\n", l, 1, false),
 			 IMAP_PARSE_OK);
-	assert_true(C.append.date == 1709247599);     /* 2024-02-29T22:59:59Z */
+	assert_true(C.append.msgs[0].date == 1709247599);     /* 2024-02-29T22:59:59Z */
 	assert_int_equal(parse_lits("a APPEND INBOX \"29-Feb-2023 23:59:59 +0100\" {15}\r\n\r\n", l, 1, false),
 			 IMAP_PARSE_BAD);
 	assert_non_null(strstr(E, "Invalid date-time"));
@@ -614,9 +625,9 @@ static void test_append(void **state)
 	/* literal8 (BINARY) and the UTF8 form (RFC 6855) */
 	l[0].binary = true;
 	assert_int_equal(parse_lits("a APPEND INBOX ~{15}\r\n\r\n", l, 1, false), IMAP_PARSE_OK);
-	assert_false(C.append.utf8);
+	assert_false(C.append.msgs[0].utf8);
 	assert_int_equal(parse_lits("a APPEND INBOX UTF8 (~{15}\r\n)\r\n", l, 1, true), IMAP_PARSE_OK);
-	assert_true(C.append.utf8);
+	assert_true(C.append.msgs[0].utf8);
 	assert_int_equal(parse_lits("a APPEND INBOX (\\Seen) UTF8 (~{15+}\r\n)\r\n", l, 1, true), IMAP_PARSE_OK);
 	assert_int_equal(parse_lits("a APPEND INBOX UTF8 (~{15}\r\n\r\n", l, 1, true), IMAP_PARSE_BAD);
 	l[0].binary = false;
@@ -626,13 +637,13 @@ static void test_append(void **state)
 	/* a spooled message */
 	struct imap_literal sp = { .data = NULL, .len = 1000, .fd = 7, .path = "/tmp/x" };
 	assert_int_equal(parse_lits("a APPEND INBOX {1000}\r\n\r\n", &sp, 1, false), IMAP_PARSE_OK);
-	assert_ptr_equal(C.append.msg, &sp);
+	assert_ptr_equal(C.append.msgs[0].msg, &sp);
 	/* mailbox as a literal, then the message */
 	l[0] = lit("Sent Items", 10);
 	l[1] = lit(msg, strlen(msg));
 	assert_int_equal(parse_lits("a APPEND {10}\r\n {15}\r\n\r\n", l, 2, false), IMAP_PARSE_OK);
 	assert_string_equal(C.mailbox.p, "Sent Items");
-	assert_ptr_equal(C.append.msg, &l[1]);
+	assert_ptr_equal(C.append.msgs[0].msg, &l[1]);
 	/* NUL in an in-memory non-binary message */
 	l[0] = lit("a\0b", 3);
 	assert_int_equal(parse_lits("a APPEND INBOX {3}\r\n\r\n", l, 1, false), IMAP_PARSE_BAD);
@@ -646,11 +657,72 @@ static void test_append(void **state)
 	BADMSG("a APPEND INBOX hello\r\n", "Expected a message literal");
 	/* \Recent is the server's: ignored, not an error */
 	assert_int_equal(parse_lits("a APPEND INBOX (\\Recent \\Seen) {15}\r\n\r\n", l, 1, false), IMAP_PARSE_OK);
-	assert_int_equal(C.append.flags, STORE_FLAG_SEEN);
+	assert_int_equal(C.append.msgs[0].flags, STORE_FLAG_SEEN);
 	teardown_cmd();
 	assert_int_equal(parse_lits("a APPEND INBOX \\Seen {15}\r\n\r\n", l, 1, false), IMAP_PARSE_BAD);
 	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n extra\r\n", l, 1, false), IMAP_PARSE_BAD);
-	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n {15}\r\n\r\n", l, 2, false), IMAP_PARSE_BAD);
+	teardown_cmd();
+}
+
+/* MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469) */
+static void test_multiappend_catenate(void **state)
+{
+	(void)state;
+	const char *msg = "From: a\r\n\r\nhi\r\n";
+	struct imap_literal l[3];
+	l[0] = lit(msg, strlen(msg));
+	l[1] = lit(msg, strlen(msg));
+	l[2] = lit(msg, strlen(msg));
+	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n (\\Seen) {15}\r\n\r\n", l, 2, false), IMAP_PARSE_OK);
+	assert_int_equal(C.append.n, 2);
+	assert_ptr_equal(C.append.msgs[0].msg, &l[0]);
+	assert_int_equal(C.append.msgs[0].flags, 0);
+	assert_ptr_equal(C.append.msgs[1].msg, &l[1]);
+	assert_int_equal(C.append.msgs[1].flags, STORE_FLAG_SEEN);
+	assert_string_equal(C.append.msgs[1].keywords, "");
+	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n {15}\r\n", l, 2, false), IMAP_PARSE_BAD);
+	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n  {15}\r\n\r\n", l, 2, false), IMAP_PARSE_BAD);
+	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n \r\n", l, 1, false), IMAP_PARSE_BAD);
+	assert_int_equal(parse_lits("a APPEND INBOX {15}\r\n\r\n", l, 2, false), IMAP_PARSE_BAD);
+
+	/* CATENATE: TEXT literals and URLs, mixed with plain messages */
+	assert_int_equal(parse_lits("a APPEND INBOX CATENATE (TEXT {15}\r\n URL \"/INBOX/;uid=3\" TEXT {15}\r\n)"
+				    " (\\Flagged) {15}\r\n\r\n", l, 3, false), IMAP_PARSE_OK);
+	assert_int_equal(C.append.n, 2);
+	assert_null(C.append.msgs[0].msg);
+	assert_int_equal(C.append.msgs[0].nparts, 3);
+	assert_ptr_equal(C.append.msgs[0].parts[0].text, &l[0]);
+	assert_null(C.append.msgs[0].parts[1].text);
+	assert_string_equal(C.append.msgs[0].parts[1].url.p, "/INBOX/;uid=3");
+	assert_ptr_equal(C.append.msgs[0].parts[2].text, &l[1]);
+	assert_ptr_equal(C.append.msgs[1].msg, &l[2]);
+	assert_int_equal(C.append.msgs[1].flags, STORE_FLAG_FLAGGED);
+	assert_int_equal(parse_lits("a APPEND INBOX catenate (url \"/INBOX/;uid=3\") catenate (url x)\r\n", l, 0,
+				    false), IMAP_PARSE_OK);
+	assert_int_equal(C.append.n, 2);
+	BADMSG("a APPEND INBOX CATENATE ()\r\n", "Expected TEXT or URL");
+	BADMSG("a APPEND INBOX CATENATE (URL)\r\n", "Syntax error: expected a space");
+	BADMSG("a APPEND INBOX CATENATE (TEXT \"x\")\r\n", "TEXT needs a literal");
+	BADMSG("a APPEND INBOX CATENATE (URL x\r\n", "Expected ) after CATENATE parts");
+	BAD("a APPEND INBOX CATENATE\r\n");
+	BAD("a APPEND INBOX CATENATE (URL x) \r\n");
+
+	/* the limits: NO [LIMIT], not BAD */
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "a APPEND INBOX");
+	for (int i = 0; i <= IMAP_APPEND_MAX_MESSAGES; i++)
+		buf_puts(&b, " CATENATE (URL x)");
+	buf_puts(&b, "\r\n");
+	assert_int_equal(parse_lits(b.data, NULL, 0, false), IMAP_PARSE_NO);
+	assert_string_equal(E, "[LIMIT] Too many messages in one APPEND");
+	buf_reset(&b);
+	buf_puts(&b, "a APPEND INBOX CATENATE (URL x");
+	for (int i = 0; i < IMAP_CATENATE_MAX_PARTS; i++)
+		buf_puts(&b, " URL x");
+	buf_puts(&b, ")\r\n");
+	assert_int_equal(parse_lits(b.data, NULL, 0, false), IMAP_PARSE_NO);
+	assert_string_equal(E, "[LIMIT] Too many parts in one CATENATE");
+	buf_free(&b);
 	teardown_cmd();
 }
 
@@ -1157,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_select_params),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_multiappend_catenate),
 		cmocka_unit_test(test_copy_move_expunge),
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_store),

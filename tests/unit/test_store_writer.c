@@ -709,6 +709,99 @@ static void test_junk_delivery(void **state)
 }
 
 /*
+ * An atomic chain (MULTIAPPEND): all of it in one transaction, consecutive
+ * UIDs; one delivery that cannot be stored (its mailbox is not the
+ * account's) fails every one, and none of their files stays behind.
+ */
+static void append_chain(struct store_writer *wr, const char *spool, int64_t *account, int64_t *mailboxes,
+			 size_t n, struct store_delivery *d, struct mail_meta *meta)
+{
+	struct waiter w;
+	waiter_init(&w);
+	const char *msg = "Subject: chain\r\n\r\nlink\r\n";
+	for (size_t i = 0; i < n; i++) {
+		meta[i] = test_meta("chain");
+		d[i] = (struct store_delivery){
+			.spool_path = spool_file(spool, msg, strlen(msg)), .size = strlen(msg), .message_id = "CHAIN",
+			.internaldate = 1700000100, .meta = &meta[i], .account_ids = account, .naccounts = 1,
+			.sender = "", .mailbox_id = mailboxes[i], .flags = 0, .keywords = "", .done = on_done,
+			.arg = &w, .atomic_next = i + 1 < n ? &d[i + 1] : NULL,
+		};
+	}
+	waiter_add(&w, (int)n);
+	store_deliver(wr, &d[0]);
+	waiter_wait(&w);
+	for (size_t i = 0; i < n; i++)
+		free((char *)d[i].spool_path);
+}
+
+static void test_atomic_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = f->s;
+	provision(s);
+	int64_t alice = account_id(s, "alice@example.org");
+	int64_t bob = account_id(s, "bob@example.org");
+	int64_t ainbox = inbox_id(s, alice), binbox = inbox_id(s, bob);
+	struct store_writer *wr = store_writer_start(f->dir);
+	assert_non_null(wr);
+	const char *spool = store_spool_dir(s);
+	struct store_delivery d[3];
+	struct mail_meta meta[3];
+
+	int64_t good[] = { ainbox, ainbox, ainbox };
+	append_chain(wr, spool, &alice, good, 3, d, meta);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(d[i].status, STORE_OK);
+		assert_int_equal(d[i].uid, i + 1);
+	}
+	assert_int_equal(d[0].uidvalidity, d[2].uidvalidity);
+
+	/* the second goes to bob's INBOX, which is not alice's: none is stored */
+	int64_t bad[] = { ainbox, binbox, ainbox };
+	size_t blobs = count_blobs(f);
+	append_chain(wr, spool, &alice, bad, 3, d, meta);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(d[i].status, STORE_NOTFOUND);
+	assert_int_equal(count_blobs(f), blobs);
+	char spooldir[128];
+	snprintf(spooldir, sizeof spooldir, "%s/spool", f->dir);
+	assert_int_equal(count_files(spooldir), 0);
+	struct store_mailbox mb;
+	assert_int_equal(store_mailbox_get(s, alice, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 3);
+	assert_int_equal(mb.uidnext, 4);
+	assert_int_equal(store_mailbox_get(s, bob, "INBOX", &mb), STORE_OK);
+	assert_int_equal(mb.messages, 0);
+
+	/* the failed chain took no UIDs: the next one goes on from 4 */
+	append_chain(wr, spool, &alice, good, 2, d, meta);
+	assert_int_equal(d[0].status, STORE_OK);
+	assert_int_equal(d[0].uid, 4);
+	assert_int_equal(d[1].uid, 5);
+	struct store_delivery *big = xcalloc(STORE_ATOMIC_MAX + 1, sizeof *big);
+	struct mail_meta *bigmeta = xcalloc(STORE_ATOMIC_MAX + 1, sizeof *bigmeta);
+	int64_t *boxes = xcalloc(STORE_ATOMIC_MAX + 1, sizeof *boxes);
+	for (size_t i = 0; i <= STORE_ATOMIC_MAX; i++)
+		boxes[i] = ainbox;
+	/* longer than STORE_ATOMIC_MAX: refused whole */
+	append_chain(wr, spool, &alice, boxes, STORE_ATOMIC_MAX + 1, big, bigmeta);
+	for (size_t i = 0; i <= STORE_ATOMIC_MAX; i++)
+		assert_int_equal(big[i].status, STORE_INVALID);
+	assert_int_equal(count_files(spooldir), 0);
+	/* exactly STORE_ATOMIC_MAX: stored whole, in one group */
+	append_chain(wr, spool, &alice, boxes, STORE_ATOMIC_MAX, big, bigmeta);
+	for (size_t i = 0; i < STORE_ATOMIC_MAX; i++) {
+		assert_int_equal(big[i].status, STORE_OK);
+		assert_int_equal(big[i].uid, 6 + i);
+	}
+	free(big);
+	free(bigmeta);
+	free(boxes);
+	store_writer_stop(&wr);
+}
+
+/*
  * New blob ids go in time order, so that one group's deliveries share
  * their index pages and their directory (blob.c): ids made one after the
  * other never sort backwards, and they land in one or two directories.
@@ -760,6 +853,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_create_and_torn_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ids_in_time_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_junk_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_checkpointed_by_its_thread, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,8 @@
  *      (mailbox_id > 0), in that mailbox with the given flags and keywords
  *      and a quota check, a queue row per remote recipient; each delivery
  *      inside its own SAVEPOINT so one failing delivery does not take the
- *      others along.  This handle runs with synchronous=NORMAL: the COMMIT
+ *      others along (a MULTIAPPEND chain, store_delivery.atomic_next,
+ *      shares one SAVEPOINT: all of it or none).  This handle runs with synchronous=NORMAL: the COMMIT
  *      writes the WAL without syncing it, and checkpoints none of it
  *      (another thread does, checkpoint.c);
  *   3. ONE syncfs() on the data directory's file system: every blob's data,
@@ -429,24 +430,49 @@ static enum store_status insert_delivery(struct store_sq *sq, struct work *w, in
 	return w->copies ? STORE_OK : over_quota ? STORE_QUOTA : STORE_NOTFOUND;
 }
 
+/* The end of the atomic chain (store_delivery.atomic_next) that starts at works[i]. */
+static size_t chain_end(const struct work *works, size_t n, size_t i)
+{
+	size_t j = i + 1;
+	while (j < n && works[j - 1].d->atomic_next == works[j].d)
+		j++;
+	return j;
+}
+
+/* Every delivery of a chain shares the fate of its first failure. */
+static void chain_fail(struct work *works, size_t i, size_t j, enum store_status st)
+{
+	for (size_t k = i; k < j; k++) {
+		works[k].status = st;
+		works[k].nmailboxes = 0;
+		works[k].uid = works[k].uidvalidity = 0;
+	}
+}
+
+/*
+ * Each chain (a lone delivery is a chain of one) inside its own
+ * SAVEPOINT, so that one failing delivery does not take the others along
+ * but takes its whole chain.
+ */
 static bool commit_rows(struct sq_writer *wr, struct work *works, size_t n)
 {
 	struct store_sq *sq = wr->sq;
 	int64_t now = now_unix();
 	if (!store_sq_begin(sq))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		struct work *w = &works[i];
-		if (w->status != STORE_OK)
-			continue;
+	for (size_t i = 0, j; i < n; i = j) {
+		j = chain_end(works, n, i);
+		if (works[i].status != STORE_OK)
+			continue;   /* group_place failed the whole chain */
 		if (!exec_cached(sq, SQL_SAVEPOINT)) {
 			store_sq_rollback(sq);
 			return false;
 		}
-		w->status = insert_delivery(sq, w, now);
-		if (w->status != STORE_OK) {
-			w->nmailboxes = 0;
-			w->uid = w->uidvalidity = 0;
+		enum store_status st = STORE_OK;
+		for (size_t k = i; k < j && st == STORE_OK; k++)
+			st = works[k].status = insert_delivery(sq, &works[k], now);
+		if (st != STORE_OK) {
+			chain_fail(works, i, j, st);
 			if (!exec_cached(sq, SQL_ROLLBACK_TO)) {
 				store_sq_rollback(sq);
 				return false;
@@ -509,6 +535,16 @@ static void group_place(struct sq_writer *wr, struct group *g, struct store_deli
 		g->works[i].d = batch[i];
 		prepare(wr, &g->works[i]);
 		g->placed += g->works[i].placed;
+	}
+	/* A chain with a delivery that cannot be placed fails whole (group_finish removes the placed blobs). */
+	for (size_t i = 0, j; i < n; i = j) {
+		j = chain_end(g->works, n, i);
+		for (size_t k = i; k < j; k++) {
+			if (g->works[k].status != STORE_OK) {
+				chain_fail(g->works, i, j, g->works[k].status);
+				break;
+			}
+		}
 	}
 	g->t_placed = now_us();
 }
@@ -597,6 +633,14 @@ static void *writer_main(void *arg)
 		if (wr->npending == 0)
 			break;  /* stopping, and everything is done */
 		size_t n = wr->npending < WRITER_MAX_BATCH ? wr->npending : WRITER_MAX_BATCH;
+		if (n < wr->npending && wr->pending[n - 1]->atomic_next == wr->pending[n]) {
+			/* Never split a chain: it goes with the next group (it fits one, STORE_ATOMIC_MAX). */
+			size_t k = n - 1;
+			while (k > 0 && wr->pending[k - 1]->atomic_next == wr->pending[k])
+				k--;
+			if (k > 0)
+				n = k;
+		}
 		memcpy(batch, wr->pending, n * sizeof *batch);
 		wr->npending -= n;
 		memmove(wr->pending, wr->pending + n, wr->npending * sizeof *wr->pending);
@@ -736,26 +780,46 @@ void store_sq_writer_stop(struct store_writer *w)
 	writer_free(wr);
 }
 
+/* A chain that never reaches the thread: every delivery failed with st, in chain order. */
+static void deliver_refuse(struct store_delivery *d, enum store_status st)
+{
+	while (d) {
+		struct store_delivery *next = d->atomic_next;  /* done() may free d */
+		if (d->spool_path)
+			unlink(d->spool_path);
+		d->status = st;
+		if (d->done)
+			d->done(d);
+		d = next;
+	}
+}
+
 void store_sq_deliver(struct store_writer *w, struct store_delivery *d)
 {
 	struct sq_writer *wr = (struct sq_writer *)(void *)w;
+	size_t n = 0;
+	for (struct store_delivery *x = d; x && n <= STORE_ATOMIC_MAX; x = x->atomic_next)
+		n++;
+	if (n > STORE_ATOMIC_MAX) {
+		log_error("store", "msg=\"atomic delivery chain too long\" message=%s", lq(d->message_id));
+		deliver_refuse(d, STORE_INVALID);
+		return;
+	}
 	pthread_mutex_lock(&wr->lock);
 	if (wr->exited) {
 		/* Only a caller racing store_writer_stop gets here; the thread is gone. */
 		pthread_mutex_unlock(&wr->lock);
 		log_error("store", "msg=\"delivery after writer stop\" message=%s", lq(d->message_id));
-		if (d->spool_path)
-			unlink(d->spool_path);
-		d->status = STORE_IOERR;
-		if (d->done)
-			d->done(d);
+		deliver_refuse(d, STORE_IOERR);
 		return;
 	}
-	if (wr->npending == wr->cap) {
-		wr->cap = wr->cap ? wr->cap * 2 : 64;
+	if (wr->npending + n > wr->cap) {
+		while (wr->npending + n > wr->cap)
+			wr->cap = wr->cap ? wr->cap * 2 : 64;
 		wr->pending = xrealloc(wr->pending, wr->cap * sizeof *wr->pending);
 	}
-	wr->pending[wr->npending++] = d;
+	for (struct store_delivery *x = d; x; x = x->atomic_next)
+		wr->pending[wr->npending++] = x;
 	pthread_cond_signal(&wr->cond);
 	pthread_mutex_unlock(&wr->lock);
 }

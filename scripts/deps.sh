@@ -50,13 +50,14 @@ BUILD="build-essential pkg-config openssl libssl-dev libevent-dev libsqlite3-dev
 #   python3-aiosmtpd              the remote SMTP servers of the delivery tests
 #   python3-dkim opendkim-tools   test_dkim.py: dkimpy and OpenDKIM verify what tern signs,
 #                                 and sign what tern verifies
+#   python3-authres               test_arc.py: dkimpy's ARC signing needs it
 #   postfix                       test_delivery_postfix.py: a private Postfix instance as the
 #                                 remote MX (postfixpeer.py), and bench/outbound's smtp-sink
 #   dovecot-dev dovecot-core      test_imaptest.py: imaptest, built by imaptest_build below
 #   autoconf automake libtool     (Dovecot's headers and dovecot-config, libdovecot.so to
 #   patch                         link and run with, autogen.sh, the source's patch)
 TEST="libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl curl isync
- fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim opendkim-tools postfix
+ fetchmail ca-certificates procps clang libclang-rt-14-dev nsd ldnsutils python3-aiosmtpd python3-dkim python3-authres opendkim-tools postfix
  dovecot-dev dovecot-core autoconf automake libtool patch"
 
 # bench: bench/smtp-intake drives Postfix with its smtp-source; bench/imap

@@ -216,6 +216,14 @@ size_t dkim_headers_feed(struct dkim_headers *h, const char *p, size_t n)
 	return i;
 }
 
+bool dkim_headers_take(struct dkim_headers *h, const char **p, size_t *n)
+{
+	size_t used = dkim_headers_feed(h, *p, *n);
+	*p += used;
+	*n -= used;
+	return h->done;
+}
+
 static void add_field(struct dkim_headers *h, size_t off, size_t len)
 {
 	if (h->nfields == DKIM_MAX_FIELDS) {

@@ -4,7 +4,9 @@
  * directly: the tag-list splitter (dkim_taglist.c), the DKIM-Signature
  * parser (dkim_sig.c), the key record parser (dkim_keyrec.c), the
  * canonicalisations and the streaming header/body collector
- * (dkim_canon.c).  Not for use outside src/mailauth/ (and the tests).
+ * (dkim_canon.c), and the key check and field building that ARC (arc*.c,
+ * RFC 8617: DKIM-like signatures) uses too.  Not for use outside
+ * src/mailauth/ (and the tests).
  *
  * Every parser takes (pointer, length), copies what it keeps into bounded
  * fields, and refuses what does not fit instead of allocating for it.
@@ -19,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "lib/buf.h"
+#include "mailauth/dkim.h"
 
 /* ---- limits: everything hostile input can make us keep ----------------- */
 
@@ -56,6 +59,11 @@ enum dkim_taglist_status dkim_taglist_parse(const char *p, size_t n, struct dkim
 
 /* ---- the DKIM-Signature field (RFC 6376 §3.5) --------------------------- */
 
+/* Which field a tag list is: the same grammar, different required tags. */
+enum dkim_sig_kind { DKIM_SIG_DKIM, DKIM_SIG_AMS, DKIM_SIG_AS };
+/* ARC-Seal cv= (RFC 8617 §4.1.3). */
+enum dkim_cv { DKIM_CV_NONE, DKIM_CV_PASS, DKIM_CV_FAIL };
+
 struct dkim_sig {
 	enum dkim_alg alg;
 	enum dkim_canon hcanon, bcanon;
@@ -74,6 +82,8 @@ struct dkim_sig {
 	uint64_t l;
 	int64_t t, x;
 	size_t b_raw_start, b_raw_end;  /* b='s value in the parsed value, FWS included */
+	unsigned instance;          /* ARC i= (AMS, AS); 0 for DKIM */
+	enum dkim_cv cv;            /* ARC-Seal only */
 };
 
 /*
@@ -85,6 +95,12 @@ struct dkim_sig {
  * it refuses it.
  */
 bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **why);
+/*
+ * The same for ARC-Message-Signature (kind DKIM_SIG_AMS: no v=, i= is the
+ * instance, any number >= 1; c= as DKIM) and ARC-Seal (DKIM_SIG_AS: i=,
+ * cv=, a, b, d, s required; h= or bh= refuse it; relaxed always).
+ */
+bool dkim_sig_parse_arc(const char *p, size_t n, enum dkim_sig_kind kind, struct dkim_sig *sig, const char **why);
 
 /* ---- the key record (RFC 6376 §3.6.1) ----------------------------------- */
 
@@ -99,6 +115,20 @@ struct dkim_keyrec {
 
 /* false with *why on a record that cannot be used (permerror). */
 bool dkim_keyrec_parse(const char *p, size_t n, struct dkim_keyrec *key, const char **why);
+
+/*
+ * The key record in a TXT answer (dkim_verify.c): DKIM_RESULT_PASS with *k
+ * the first record that parses, else PERMERROR (no key, none parses) or
+ * TEMPERROR (the lookup failed), with *why.
+ */
+enum dkim_result dkim_key_from_answer(const struct dns_result *r, struct dkim_keyrec *k, const char **why);
+/*
+ * A signature's b= against its header hash with key k: PASS, FAIL (does
+ * not verify) or PERMERROR (revoked, type mismatch, t=s and i= not d=, bad
+ * or out-of-bounds RSA key), with *why for anything but PASS.
+ */
+enum dkim_result dkim_check_key(const struct dkim_sig *sig, const struct dkim_keyrec *k, const uint8_t hash[32],
+				const char **why);
 
 /* ---- canonicalisation (RFC 6376 §3.4) ----------------------------------- */
 
@@ -151,6 +181,8 @@ struct dkim_headers {
  * (the rest of p is body).  After done it returns 0.
  */
 size_t dkim_headers_feed(struct dkim_headers *h, const char *p, size_t n);
+/* The same, stepping *p and *n past what the header took; true once the header section is complete. */
+bool dkim_headers_take(struct dkim_headers *h, const char **p, size_t *n);
 /* Split raw into fields (at end of header, or at end of input for a message without body). */
 void dkim_headers_split(struct dkim_headers *h);
 void dkim_headers_free(struct dkim_headers *h);
@@ -167,6 +199,29 @@ bool dkim_headers_from_domain(const struct dkim_headers *h, char *out, size_t si
 void dkim_header_hash(const struct dkim_headers *h, enum dkim_canon c, const char names[][DKIM_MAX_HNAME],
 		      size_t nnames, const char *sigfield, size_t siglen, size_t sig_b_start, size_t sig_b_end,
 		      uint8_t md[32]);
+
+/* ---- building signature fields (dkim_sign.c) ------------------------------ */
+
+/* Folding writer: pieces that are never split, each after a space or a line break (at most 78 columns). */
+struct dkim_fold {
+	struct buf *b;
+	size_t col;
+};
+void dkim_fold_put(struct dkim_fold *f, const char *p, size_t n, bool space);
+/* "tag=value;" as one piece. */
+void dkim_fold_tag(struct dkim_fold *f, const char *tag, const char *val);
+/* Sign md with key (RSA PKCS#1 SHA-256 or PureEd25519), append b= base64 folded and CRLF; false on a crypto failure. */
+bool dkim_fold_signature(struct dkim_fold *f, EVP_PKEY *key, const uint8_t md[32]);
+/* "rsa-sha256" / "ed25519-sha256" for key, NULL for another type. */
+const char *dkim_key_algorithm(EVP_PKEY *key);
+
+struct dkim_sign;
+/*
+ * dkim_sign_finish() for any field of that form: name ("DKIM-Signature",
+ * "ARC-Message-Signature") and lead, the first tag(s) ("v=1;", "i=2;").
+ */
+bool dkim_sign_field(struct dkim_sign *s, EVP_PKEY *key, const char *name, const char *lead, const char *domain,
+		     const char *selector, int64_t now, const char *const *headers, struct buf *out);
 
 /* Remove SP, HTAB, CR and LF (FWS inside base64 values) then decode; false if bad or over max. */
 bool dkim_base64_decode(const char *s, size_t n, uint8_t *out, size_t max, size_t *outlen);

@@ -167,7 +167,12 @@ static bool domain_within(const char *sub, const char *dom)
 	return s > d && sub[s - d - 1] == '.' && strcmp(sub + s - d, dom) == 0;
 }
 
-bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **why)
+/*
+ * The three fields share one grammar: DKIM-Signature (v=1, i= the AUID),
+ * ARC-Message-Signature (no v=, i= the instance) and ARC-Seal (i=, cv=, no
+ * h= and no bh=: it signs the ARC sets, not the message, RFC 8617 §4.1.3).
+ */
+static bool parse_any(const char *p, size_t n, enum dkim_sig_kind kind, struct dkim_sig *sig, const char **why)
 {
 	struct dkim_tag tags[DKIM_MAX_TAGS];
 	size_t nt;
@@ -184,6 +189,7 @@ bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **
 	}
 	sig->hcanon = sig->bcanon = DKIM_CANON_SIMPLE;
 	const struct dkim_tag *v = NULL, *a = NULL, *b = NULL, *bh = NULL, *d = NULL, *h = NULL, *s = NULL, *i = NULL;
+	const struct dkim_tag *cv = NULL;
 	for (size_t k = 0; k < nt; k++) {
 		const struct dkim_tag *t = &tags[k];
 		uint64_t num;
@@ -203,7 +209,9 @@ bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **
 			s = t;
 		} else if (tag_is(t, "i")) {
 			i = t;
-		} else if (tag_is(t, "c")) {
+		} else if (tag_is(t, "cv") && kind == DKIM_SIG_AS) {
+			cv = t;
+		} else if (tag_is(t, "c") && kind != DKIM_SIG_AS) {
 			if (!parse_canon(t, sig)) {
 				*why = "unknown canonicalization";
 				return false;
@@ -251,13 +259,42 @@ bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **
 		}
 		/* z= and unknown tags: ignored. */
 	}
-	if (!v || !a || !b || !bh || !d || !h || !s) {
+	if (kind == DKIM_SIG_AS) {
+		/* Always relaxed (§5.1.1); it signs no header list and no body. */
+		sig->hcanon = DKIM_CANON_RELAXED;
+		if (h || bh) {
+			*why = h ? "h= in ARC-Seal" : "bh= in ARC-Seal";
+			return false;
+		}
+		if (!cv || !i || !a || !b || !d || !s) {
+			*why = "required tag missing";
+			return false;
+		}
+		if (value_is(cv, "none"))
+			sig->cv = DKIM_CV_NONE;
+		else if (value_is(cv, "pass"))
+			sig->cv = DKIM_CV_PASS;
+		else if (value_is(cv, "fail"))
+			sig->cv = DKIM_CV_FAIL;
+		else {
+			*why = "bad cv=";
+			return false;
+		}
+	} else if (!a || !b || !bh || !d || !h || !s || (kind == DKIM_SIG_DKIM ? !v : !i)) {
 		*why = "required tag missing";
 		return false;
 	}
-	if (!value_is(v, "1")) {
+	if (kind == DKIM_SIG_DKIM && !value_is(v, "1")) {
 		*why = "unknown version";
 		return false;
+	}
+	if (kind != DKIM_SIG_DKIM) {
+		uint64_t num;
+		if (!parse_number(i, 9, &num) || num == 0) {
+			*why = "bad i= instance";
+			return false;
+		}
+		sig->instance = (unsigned)num;
 	}
 	if (value_is(a, "rsa-sha256")) {
 		sig->alg = DKIM_ALG_RSA_SHA256;
@@ -280,7 +317,7 @@ bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **
 	sig->b_prefix[k] = '\0';
 	sig->b_raw_start = b->raw_start;
 	sig->b_raw_end = b->raw_end;
-	if (!dkim_base64_decode(bh->value, bh->value_len, sig->bh, sizeof sig->bh, &sig->bhlen) || sig->bhlen == 0) {
+	if (bh && (!dkim_base64_decode(bh->value, bh->value_len, sig->bh, sizeof sig->bh, &sig->bhlen) || sig->bhlen == 0)) {
 		*why = "bad bh=";
 		return false;
 	}
@@ -292,9 +329,9 @@ bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **
 		*why = "bad s=";
 		return false;
 	}
-	if (!parse_h(h, sig, why))
+	if (h && !parse_h(h, sig, why))
 		return false;
-	if (i) {
+	if (i && kind == DKIM_SIG_DKIM) {
 		if (!parse_i(i, sig, why))
 			return false;
 		if (!domain_within(sig->i_domain, sig->d)) {
@@ -310,4 +347,14 @@ bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **
 		return false;
 	}
 	return true;
+}
+
+bool dkim_sig_parse(const char *p, size_t n, struct dkim_sig *sig, const char **why)
+{
+	return parse_any(p, n, DKIM_SIG_DKIM, sig, why);
+}
+
+bool dkim_sig_parse_arc(const char *p, size_t n, enum dkim_sig_kind kind, struct dkim_sig *sig, const char **why)
+{
+	return parse_any(p, n, kind, sig, why);
 }

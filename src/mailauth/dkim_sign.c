@@ -56,10 +56,7 @@ void dkim_sign_feed(struct dkim_sign *s, const char *data, size_t len)
 	if (s->finished)
 		return;
 	if (!s->started) {
-		size_t used = dkim_headers_feed(&s->hdr, data, len);
-		data += used;
-		len -= used;
-		if (!s->hdr.done)
+		if (!dkim_headers_take(&s->hdr, &data, &len))
 			return;
 		start(s);
 	}
@@ -94,13 +91,7 @@ bool dkim_sign_from_domain(struct dkim_sign *s, char *out, size_t size)
 	return dkim_headers_from_domain(&s->hdr, out, size);
 }
 
-/* Folding writer: pieces that may not be split, a space or a line break before each. */
-struct fold {
-	struct buf *b;
-	size_t col;
-};
-
-static void fold_put(struct fold *f, const char *p, size_t n, bool space)
+void dkim_fold_put(struct dkim_fold *f, const char *p, size_t n, bool space)
 {
 	if (f->col + (space ? 1 : 0) + n > DKIM_FOLD_AT) {
 		buf_puts(f->b, "\r\n ");
@@ -113,13 +104,12 @@ static void fold_put(struct fold *f, const char *p, size_t n, bool space)
 	f->col += n;
 }
 
-/* "tag=value;" as one piece. */
-static void fold_tag(struct fold *f, const char *tag, const char *val)
+void dkim_fold_tag(struct dkim_fold *f, const char *tag, const char *val)
 {
 	char t[320];
 	int n = snprintf(t, sizeof t, "%s=%s;", tag, val);
 	if (n > 0 && (size_t)n < sizeof t)
-		fold_put(f, t, (size_t)n, true);
+		dkim_fold_put(f, t, (size_t)n, true);
 }
 
 static bool sign_digest(EVP_PKEY *key, const uint8_t md[32], struct buf *sig)
@@ -148,8 +138,46 @@ static bool sign_digest(EVP_PKEY *key, const uint8_t md[32], struct buf *sig)
 	return ok;
 }
 
+const char *dkim_key_algorithm(EVP_PKEY *key)
+{
+	int type = EVP_PKEY_get_base_id(key);
+	return type == EVP_PKEY_RSA ? "rsa-sha256" : type == EVP_PKEY_ED25519 ? "ed25519-sha256" : NULL;
+}
+
+bool dkim_fold_signature(struct dkim_fold *w, EVP_PKEY *key, const uint8_t md[32])
+{
+	struct buf sig = BUF_INIT, b64 = BUF_INIT;
+	bool ok = sign_digest(key, md, &sig);
+	if (ok) {
+		base64_encode(&b64, sig.data, sig.len);
+		/* The signature fills the line "b=" is on, then whole lines. */
+		for (size_t o = 0; o < b64.len; ) {
+			size_t room = w->col < DKIM_FOLD_AT ? DKIM_FOLD_AT - w->col : 0;
+			if (room == 0) {
+				buf_puts(w->b, "\r\n ");
+				w->col = 1;
+				continue;
+			}
+			size_t take = b64.len - o < room ? b64.len - o : room;
+			buf_append(w->b, b64.data + o, take);
+			w->col += take;
+			o += take;
+		}
+		buf_puts(w->b, "\r\n");
+	}
+	buf_free(&sig);
+	buf_free(&b64);
+	return ok;
+}
+
 bool dkim_sign_finish(struct dkim_sign *s, EVP_PKEY *key, const char *domain, const char *selector,
 		      int64_t now, const char *const *headers, struct buf *out)
+{
+	return dkim_sign_field(s, key, "DKIM-Signature", "v=1;", domain, selector, now, headers, out);
+}
+
+bool dkim_sign_field(struct dkim_sign *s, EVP_PKEY *key, const char *name, const char *lead, const char *domain,
+		     const char *selector, int64_t now, const char *const *headers, struct buf *out)
 {
 	if (!s->started)
 		start(s);
@@ -160,13 +188,8 @@ bool dkim_sign_finish(struct dkim_sign *s, EVP_PKEY *key, const char *domain, co
 	}
 	if (!s->body_ok || s->hdr.overflow || s->bhlen != 32)
 		return false;
-	const char *alg;
-	int type = EVP_PKEY_get_base_id(key);
-	if (type == EVP_PKEY_RSA)
-		alg = "rsa-sha256";
-	else if (type == EVP_PKEY_ED25519)
-		alg = "ed25519-sha256";
-	else
+	const char *alg = dkim_key_algorithm(key);
+	if (!alg)
 		return false;
 	if (!headers)
 		headers = dkim_default_headers;
@@ -188,55 +211,36 @@ bool dkim_sign_finish(struct dkim_sign *s, EVP_PKEY *key, const char *domain, co
 	}
 
 	struct buf f = BUF_INIT;
-	struct fold w = { &f, 0 };
-	buf_puts(&f, "DKIM-Signature:");
+	struct dkim_fold w = { &f, 0 };
+	buf_printf(&f, "%s:", name);
 	w.col = f.len;
-	fold_put(&w, "v=1;", 4, true);
-	fold_tag(&w, "a", alg);
-	fold_put(&w, "c=relaxed/relaxed;", 18, true);
-	fold_tag(&w, "d", domain);
-	fold_tag(&w, "s", selector);
+	dkim_fold_put(&w, lead, strlen(lead), true);
+	dkim_fold_tag(&w, "a", alg);
+	dkim_fold_put(&w, "c=relaxed/relaxed;", 18, true);
+	dkim_fold_tag(&w, "d", domain);
+	dkim_fold_tag(&w, "s", selector);
 	char num[32];
 	snprintf(num, sizeof num, "%lld", (long long)now);
-	fold_tag(&w, "t", num);
+	dkim_fold_tag(&w, "t", num);
 	for (size_t k = 0; k < nn; k++) {
 		char piece[DKIM_MAX_HNAME + 4];
 		int n = snprintf(piece, sizeof piece, "%s%s%s", k ? "" : "h=", names[k], k + 1 < nn ? ":" : ";");
-		fold_put(&w, piece, (size_t)n, k == 0);
+		dkim_fold_put(&w, piece, (size_t)n, k == 0);
 	}
 	struct buf b64 = BUF_INIT;
 	base64_encode(&b64, s->bh, s->bhlen);
 	char bh[128];
 	int bn = snprintf(bh, sizeof bh, "bh=%s;", buf_cstr(&b64));
-	fold_put(&w, bh, (size_t)bn, true);
-	fold_put(&w, "b=", 2, true);
+	dkim_fold_put(&w, bh, (size_t)bn, true);
+	dkim_fold_put(&w, "b=", 2, true);
 
 	uint8_t md[32];
 	dkim_header_hash(&s->hdr, DKIM_CANON_RELAXED, (const char (*)[DKIM_MAX_HNAME])names, nn, f.data, f.len,
 			 f.len, f.len, md);
 	free(names);
-	struct buf sig = BUF_INIT;
-	bool ok = sign_digest(key, md, &sig);
-	if (ok) {
-		buf_reset(&b64);
-		base64_encode(&b64, sig.data, sig.len);
-		/* The signature fills the line "b=" is on, then whole lines. */
-		for (size_t o = 0; o < b64.len; ) {
-			size_t room = w.col < DKIM_FOLD_AT ? DKIM_FOLD_AT - w.col : 0;
-			if (room == 0) {
-				buf_puts(&f, "\r\n ");
-				w.col = 1;
-				continue;
-			}
-			size_t take = b64.len - o < room ? b64.len - o : room;
-			buf_append(&f, b64.data + o, take);
-			w.col += take;
-			o += take;
-		}
-		buf_puts(&f, "\r\n");
+	bool ok = dkim_fold_signature(&w, key, md);
+	if (ok)
 		buf_append(out, f.data, f.len);
-	}
-	buf_free(&sig);
 	buf_free(&b64);
 	buf_free(&f);
 	return ok;

@@ -143,10 +143,7 @@ static void start(struct dkim_verify *v)
 void dkim_verify_feed(struct dkim_verify *v, const char *data, size_t len)
 {
 	if (!v->started) {
-		size_t used = dkim_headers_feed(&v->hdr, data, len);
-		data += used;
-		len -= used;
-		if (!v->hdr.done)
+		if (!dkim_headers_take(&v->hdr, &data, &len))
 			return;
 		start(v);
 	}
@@ -177,61 +174,78 @@ static EVP_PKEY *public_key(const struct dkim_keyrec *k)
 	return pk;
 }
 
-static bool signature_ok(const struct vsig *s, EVP_PKEY *pk)
+static bool signature_ok(const struct dkim_sig *sig, const uint8_t hash[32], EVP_PKEY *pk)
 {
 	bool ok = false;
-	if (s->sig.alg == DKIM_ALG_ED25519_SHA256) {
+	if (sig->alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 §3: PureEd25519 over the SHA-256 hash, not over the data. */
 		EVP_MD_CTX *m = EVP_MD_CTX_new();
-		ok = m && s->sig.blen == 64 && EVP_DigestVerifyInit(m, NULL, NULL, NULL, pk) == 1 &&
-		     EVP_DigestVerify(m, s->sig.b, s->sig.blen, s->hhash, sizeof s->hhash) == 1;
+		ok = m && sig->blen == 64 && EVP_DigestVerifyInit(m, NULL, NULL, NULL, pk) == 1 &&
+		     EVP_DigestVerify(m, sig->b, sig->blen, hash, 32) == 1;
 		EVP_MD_CTX_free(m);
 		return ok;
 	}
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
 	ok = c && EVP_PKEY_verify_init(c) == 1 && EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
 	     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) == 1 &&
-	     EVP_PKEY_verify(c, s->sig.b, s->sig.blen, s->hhash, sizeof s->hhash) == 1;
+	     EVP_PKEY_verify(c, sig->b, sig->blen, hash, 32) == 1;
 	EVP_PKEY_CTX_free(c);
 	return ok;
 }
 
-/* Judge a signature with one key record. */
-static void check_with_key(struct vsig *s, const struct dkim_keyrec *k)
+enum dkim_result dkim_check_key(const struct dkim_sig *sig, const struct dkim_keyrec *k, const uint8_t hash[32],
+				const char **why)
 {
-	struct dkim_verdict *d = &s->v->verdicts[s->index];
-	d->testing = k->testing;
+	*why = NULL;
 	if (k->revoked) {
-		verdict(s, DKIM_RESULT_PERMERROR, "key revoked");
-		return;
+		*why = "key revoked";
+		return DKIM_RESULT_PERMERROR;
 	}
-	if ((k->k == DKIM_KEY_ED25519) != (s->sig.alg == DKIM_ALG_ED25519_SHA256)) {
-		verdict(s, DKIM_RESULT_PERMERROR, "key type does not match a=");
-		return;
+	if ((k->k == DKIM_KEY_ED25519) != (sig->alg == DKIM_ALG_ED25519_SHA256)) {
+		*why = "key type does not match a=";
+		return DKIM_RESULT_PERMERROR;
 	}
-	if (k->strict && strcmp(s->sig.i_domain, s->sig.d) != 0) {
-		verdict(s, DKIM_RESULT_PERMERROR, "i= not d= under a t=s key");
-		return;
+	if (k->strict && strcmp(sig->i_domain, sig->d) != 0) {
+		*why = "i= not d= under a t=s key";
+		return DKIM_RESULT_PERMERROR;
 	}
 	EVP_PKEY *pk = public_key(k);
 	if (!pk) {
-		verdict(s, DKIM_RESULT_PERMERROR, "bad public key");
-		return;
+		*why = "bad public key";
+		return DKIM_RESULT_PERMERROR;
 	}
 	if (k->k == DKIM_KEY_RSA) {
 		int bits = EVP_PKEY_get_bits(pk);
 		if (bits < DKIM_RSA_MIN_BITS || bits > DKIM_RSA_MAX_BITS) {
 			EVP_PKEY_free(pk);
-			verdict(s, DKIM_RESULT_PERMERROR, bits < DKIM_RSA_MIN_BITS ? "RSA key under 1024 bits" : "RSA key too big");
-			return;
+			*why = bits < DKIM_RSA_MIN_BITS ? "RSA key under 1024 bits" : "RSA key too big";
+			return DKIM_RESULT_PERMERROR;
 		}
 	}
-	bool ok = signature_ok(s, pk);
+	bool ok = signature_ok(sig, hash, pk);
 	EVP_PKEY_free(pk);
 	if (ok)
-		verdict(s, DKIM_RESULT_PASS, NULL);
-	else
-		verdict(s, DKIM_RESULT_FAIL, "signature did not verify");
+		return DKIM_RESULT_PASS;
+	*why = "signature did not verify";
+	return DKIM_RESULT_FAIL;
+}
+
+enum dkim_result dkim_key_from_answer(const struct dns_result *r, struct dkim_keyrec *k, const char **why)
+{
+	if (r->status == DNS_NXDOMAIN || r->status == DNS_NODATA || r->status == DNS_BADNAME) {
+		*why = "no key";
+		return DKIM_RESULT_PERMERROR;
+	}
+	if (r->status != DNS_OK) {
+		*why = "key lookup failed";
+		return DKIM_RESULT_TEMPERROR;
+	}
+	/* Several records: the first that is a key record (§3.6.2.2 lets us choose). */
+	*why = "bad key record";
+	for (size_t i = 0; i < r->n && i < 8; i++)
+		if (dkim_keyrec_parse(r->txt[i].data, r->txt[i].len, k, why))
+			return DKIM_RESULT_PASS;
+	return DKIM_RESULT_PERMERROR;
 }
 
 static void on_key(const struct dns_result *r, void *arg)
@@ -239,24 +253,14 @@ static void on_key(const struct dns_result *r, void *arg)
 	struct vsig *s = arg;
 	struct dkim_verify *v = s->v;
 	s->q = NULL;
-	if (r->status == DNS_NXDOMAIN || r->status == DNS_NODATA || r->status == DNS_BADNAME) {
-		verdict(s, DKIM_RESULT_PERMERROR, "no key");
-	} else if (r->status != DNS_OK) {
-		verdict(s, DKIM_RESULT_TEMPERROR, "key lookup failed");
-	} else {
-		/* Several records: the first that is a key record (§3.6.2.2 lets us choose). */
-		const char *why = "bad key record";
-		bool found = false;
-		for (size_t i = 0; i < r->n && i < 8 && !found; i++) {
-			struct dkim_keyrec k;
-			if (dkim_keyrec_parse(r->txt[i].data, r->txt[i].len, &k, &why)) {
-				found = true;
-				check_with_key(s, &k);
-			}
-		}
-		if (!found)
-			verdict(s, DKIM_RESULT_PERMERROR, why);
+	struct dkim_keyrec k;
+	const char *why;
+	enum dkim_result res = dkim_key_from_answer(r, &k, &why);
+	if (res == DKIM_RESULT_PASS) {
+		v->verdicts[s->index].testing = k.testing;
+		res = dkim_check_key(&s->sig, &k, s->hhash, &why);
 	}
+	verdict(s, res, why);
 	if (--v->pending == 0)
 		v->cb(v->arg, v->verdicts, v->nsigs);   /* may free v: nothing after this */
 }

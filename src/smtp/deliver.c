@@ -158,8 +158,8 @@ static void after_mailauth(struct smtp_session *s, const struct smtp_mailauth_ve
 	bool theirs = (s->spool.hdr.seen & SMTP_HDR_AUTH_RESULTS) != 0;
 	if (v->code) {
 		refuse(s, v->code, v->enhanced, v->text, v->reason);
-	} else if ((v->fields.len || theirs) &&
-		   !smtp_spool_rewrite(s, &v->fields, theirs ? smtp_mailauth_drop_authres : NULL, s)) {
+	} else if ((v->fields.len || v->top.len || theirs) &&
+		   !smtp_spool_rewrite_top(s, &v->top, &v->fields, theirs ? smtp_mailauth_drop_authres : NULL, s)) {
 		refuse(s, 451, "4.3.0", "Temporary failure, try again later", "spool write");
 	} else {
 		if (v->junk)

@@ -1,19 +1,23 @@
 /*
- * mailauth.c — SPF, DKIM and DMARC on mail received on the MX port, and
- * what becomes of the message by their verdicts.
+ * mailauth.c — SPF, DKIM, DMARC and ARC on mail received on the MX port,
+ * and what becomes of the message by their verdicts.
  *
  *   MAIL FROM accepted ── SPF check starts (DNS runs while RCPT and DATA go on)
- *   DATA/BDAT octets   ── the DKIM verifier hashes them as they are spooled
+ *   DATA/BDAT octets   ── the DKIM and ARC verifiers hash them as they are spooled
  *   end of data        ── busy (no input read): wait for SPF, finish DKIM
- *                          (key lookups), then DMARC on the From domain
+ *                          and ARC (key lookups), then DMARC on the From domain
  *                          ──► refuse (5xx / 4xx) or accept, maybe into Junk,
  *                              with Received-SPF and Authentication-Results
- *                              placed after our Received field
+ *                              placed after our Received field, and, when an
+ *                              alias forwards it elsewhere, our ARC set above
+ *                              that Received field (sealed with the DKIM key
+ *                              of the alias's domain)
  *
  * Nothing here blocks the loop: every lookup is a callback.  A temporary
  * DNS failure that could change the outcome gives 451, never a silent
  * pass: SPF temperror always (the sender may be refusing to be checked),
  * DMARC temperror, and DKIM temperror when DMARC would otherwise refuse.
+ * ARC is only recorded (RFC 8617 is informational): it never refuses.
  * Mail from authenticated clients (submission) is not checked.  When the
  * connection goes while the checks run, the session cancels them and goes
  * too: nothing else waits on them.
@@ -22,8 +26,10 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
+#include "mailauth/arc.h"
 #include "mailauth/authres.h"
 #include "mailauth/dkim.h"
+#include "mailauth/dkim_keys.h"
 #include "mailauth/dmarc.h"
 #include "mailauth/spf.h"
 #include "net/loop.h"
@@ -42,6 +48,8 @@ struct smtp_mailauth {
 	struct spf_outcome spf_out;
 	struct dkim_verify *dkim;
 	bool dkim_done;
+	struct arc_verify *arc;
+	bool arc_done;
 	struct dmarc_check *dmarc;
 	bool waiting;                   /* end of data reached: the session is busy until the verdict */
 	smtp_mailauth_done_fn done;
@@ -57,7 +65,7 @@ static bool wanted(const struct smtp_session *s)
 {
 	const struct config *cfg = cfg_of(s);
 	return !smtp_is_submission(s) && !s->authenticated &&
-	       (cfg->mailauth.spf || cfg->mailauth.dkim || cfg->mailauth.dmarc);
+	       (cfg->mailauth.spf || cfg->mailauth.dkim || cfg->mailauth.dmarc || cfg->mailauth.arc > 0);
 }
 
 static struct smtp_mailauth *mailauth_get(struct smtp_session *s)
@@ -79,8 +87,10 @@ void smtp_mailauth_reset(struct smtp_session *s)
 		return;
 	spf_check_cancel(&ma->spf);
 	dkim_verify_free(&ma->dkim);
+	arc_verify_free(&ma->arc);
 	dmarc_check_cancel(ma->dmarc);
 	buf_free(&ma->verdict.fields);
+	buf_free(&ma->verdict.top);
 	free(ma);
 	s->ma = NULL;
 }
@@ -123,22 +133,38 @@ void smtp_mailauth_mail(struct smtp_session *s)
 	ma->spf = spf_check_start(&ma->dns, loop_base(s->loop), &rq, on_spf, s);
 }
 
-/* ---- DKIM, as the data streams in ------------------------------------------------ */
+/* ---- DKIM and ARC, as the data streams in ---------------------------------------- */
+
+/* The first recipient an alias expands to remote addresses: its domain's key seals (NULL: none). */
+static const char *forwarding_rcpt(const struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nrcpts; i++)
+		if (s->rcpts[i].nremote)
+			return s->rcpts[i].address;
+	return NULL;
+}
 
 void smtp_mailauth_data(struct smtp_session *s)
 {
 	struct smtp_mailauth *ma = s->ma;
-	if (!ma || (!cfg_of(s)->mailauth.dkim && !cfg_of(s)->mailauth.dmarc))
+	const struct config *cfg = cfg_of(s);
+	if (!ma)
 		return;
 	dkim_verify_free(&ma->dkim);
-	ma->dkim_done = false;
-	ma->dkim = dkim_verify_new(&ma->dns, now_unix());
+	arc_verify_free(&ma->arc);
+	ma->dkim_done = ma->arc_done = false;
+	if (cfg->mailauth.dkim || cfg->mailauth.dmarc)
+		ma->dkim = dkim_verify_new(&ma->dns, now_unix());
+	if (cfg->mailauth.arc > 0)
+		ma->arc = arc_verify_new(&ma->dns, now_unix(), cfg->mailauth.arc_seal && forwarding_rcpt(s));
 }
 
 void smtp_mailauth_feed(struct smtp_session *s, const char *p, size_t n)
 {
 	if (s->ma && s->ma->dkim)
 		dkim_verify_feed(s->ma->dkim, p, n);
+	if (s->ma && s->ma->arc)
+		arc_verify_feed(s->ma->arc, p, n);
 }
 
 /* ---- the verdict ------------------------------------------------------------------ */
@@ -157,8 +183,10 @@ static void finish(struct smtp_session *s)
 	ma->done = NULL;
 	struct smtp_mailauth_verdict v = ma->verdict;
 	memset(&ma->verdict.fields, 0, sizeof ma->verdict.fields);
+	memset(&ma->verdict.top, 0, sizeof ma->verdict.top);
 	done(s, &v);
 	buf_free(&v.fields);
+	buf_free(&v.top);
 }
 
 /* Is this (local) recipient domain one whose refusals become Junk? */
@@ -205,6 +233,43 @@ static void refuse_or_junk(struct smtp_session *s, int code, const char *enhance
 	snprintf(v->text, sizeof v->text, "%s", text);
 }
 
+/*
+ * The message is accepted and an alias forwards it: our ARC set (RFC 8617
+ * §5.1) with the results we just wrote, sealed with the active DKIM key of
+ * the alias's domain.  Without a key, or at 50 sets, it goes unsealed.
+ */
+static void arc_seal_forwarded(struct smtp_session *s, const char *const *res, size_t nres)
+{
+	struct smtp_mailauth *ma = s->ma;
+	const char *rcpt = forwarding_rcpt(s);
+	const char *at = rcpt ? strrchr(rcpt, '@') : NULL;
+	if (!ma->arc || !cfg_of(s)->mailauth.arc_seal || !at)
+		return;
+	char domain[256], sel[DKIM_SELECTOR_MAX + 1];
+	size_t n = 0;
+	for (const char *p = at + 1; *p && n + 1 < sizeof domain; p++)
+		domain[n++] = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+	domain[n] = '\0';
+	const char *id = s->c ? s->c->id : "-";
+	EVP_PKEY *key = NULL;
+	if (!s->srv->dkim_keys || !dkim_keystore_get(s->srv->dkim_keys, domain, &key, sel)) {
+		log_info("smtp", "session=%s msg=\"forwarded without an ARC seal\" id=%s domain=%s reason=%s", id,
+			 s->msgid, lq(domain), lq("no DKIM key for the domain"));
+		return;
+	}
+	const char *why = NULL;
+	const struct arc_verdict *av = arc_verify_result(ma->arc);
+	if (arc_seal(ma->arc, key, domain, sel, now_unix(), smtp_authserv_id(s), res, nres, &ma->verdict.top, &why))
+		log_info("smtp", "session=%s msg=\"ARC sealed\" id=%s i=%u cv=%s d=%s s=%s", id, s->msgid,
+			 av->instances + 1, arc_result_name(av->result), lq(domain), lq(sel));
+	else
+		log_info("smtp", "session=%s msg=\"forwarded without an ARC seal\" id=%s domain=%s reason=%s", id,
+			 s->msgid, lq(domain), lq(why));
+	EVP_PKEY_free(key);
+}
+
+static void decide_policy(struct smtp_session *s, const struct dmarc_result *dm, bool dkim_temp);
+
 static void decide(struct smtp_session *s, const struct dmarc_result *dm)
 {
 	struct smtp_mailauth *ma = s->ma;
@@ -217,20 +282,23 @@ static void decide(struct smtp_session *s, const struct dmarc_result *dm)
 		dkim_temp |= dv[i].result == DKIM_RESULT_TEMPERROR;
 	const char *id = s->c ? s->c->id : "-";
 	enum spf_result spf = ma->spf_out.result;
+	const struct arc_verdict *av = ma->arc ? arc_verify_result(ma->arc) : NULL;
 
 	log_info("smtp", "session=%s msg=mailauth id=%s spf=%s spf_domain=%s dkim=%zu dkim_pass=%s dmarc=%s "
-		 "dmarc_policy=%s dmarc_disposition=%s from_domain=%s",
+		 "dmarc_policy=%s dmarc_disposition=%s from_domain=%s arc=%s arc_i=%u arc_why=%s",
 		 id, s->msgid, spf_result_name(spf), lq(ma->spf_out.domain), nd,
 		 nd && dv[0].result == DKIM_RESULT_PASS ? dv[0].domain : "-",
 		 dm ? dmarc_status_name(dm->status) : "off", dm ? dmarc_policy_name(dm->policy) : "-",
-		 dm ? dmarc_policy_name(dm->disposition) : "-", lq(dm ? dm->from_domain : "-"));
+		 dm ? dmarc_policy_name(dm->disposition) : "-", lq(dm ? dm->from_domain : "-"),
+		 av ? arc_result_name(av->result) : "off", av ? av->instances : 0,
+		 lq(av && av->why[0] ? av->why : "-"));
 
 	/* The trace fields, whatever the outcome: they go in only when the message does. */
 	if (cfg->mailauth.spf)
 		spf_format_received_spf(&ma->spf_out, &v->fields);
-	struct buf spf_ar = BUF_INIT, dkim_ar = BUF_INIT;
+	struct buf spf_ar = BUF_INIT, dkim_ar = BUF_INIT, arc_ar = BUF_INIT;
 	char dmarc_ar[600] = "";
-	const char *res[3];
+	const char *res[4];
 	size_t nres = 0;
 	if (cfg->mailauth.spf) {
 		spf_format_auth_results(&ma->spf_out, &spf_ar);
@@ -244,11 +312,28 @@ static void decide(struct smtp_session *s, const struct dmarc_result *dm)
 		dmarc_authres(dm, dmarc_ar, sizeof dmarc_ar);
 		res[nres++] = dmarc_ar;
 	}
+	if (av) {
+		arc_format_result(av, s->c ? s->c->peer_ip : NULL, &arc_ar);
+		res[nres++] = buf_cstr(&arc_ar);
+	}
 	authres_format(&v->fields, smtp_authserv_id(s), res, nres);
-	buf_free(&spf_ar);
-	buf_free(&dkim_ar);
 	if (dm != NULL && dm->have_record)
 		smtp_dmarcrpt_note(smtp_store(s), cfg, s->c ? s->c->peer_ip : NULL, dm, &ma->spf_out, dv, nd);
+	decide_policy(s, dm, dkim_temp);
+	if (!v->code)
+		arc_seal_forwarded(s, res, nres);
+	buf_free(&spf_ar);
+	buf_free(&dkim_ar);
+	buf_free(&arc_ar);
+}
+
+/* Refuse, ask again later, file as junk, or accept (the verdict's code stays 0). */
+static void decide_policy(struct smtp_session *s, const struct dmarc_result *dm, bool dkim_temp)
+{
+	struct smtp_mailauth *ma = s->ma;
+	const struct config *cfg = cfg_of(s);
+	struct smtp_mailauth_verdict *v = &ma->verdict;
+	enum spf_result spf = ma->spf_out.result;
 
 	if (spf == SPF_TEMPERROR) {
 		v->code = 451;
@@ -353,7 +438,7 @@ static void start_dmarc(struct smtp_session *s)
 static void maybe_decide(struct smtp_session *s)
 {
 	struct smtp_mailauth *ma = s->ma;
-	if (ma->spf_done && ma->dkim_done && !ma->dmarc)
+	if (ma->spf_done && ma->dkim_done && ma->arc_done && !ma->dmarc)
 		start_dmarc(s);
 }
 
@@ -361,6 +446,13 @@ static void on_dkim(void *arg, const struct dkim_verdict *v, size_t n)
 {
 	struct smtp_session *s = arg;
 	s->ma->dkim_done = true;
+	maybe_decide(s);
+}
+
+static void on_arc(void *arg, const struct arc_verdict *v)
+{
+	struct smtp_session *s = arg;
+	s->ma->arc_done = true;
 	maybe_decide(s);
 }
 
@@ -373,6 +465,7 @@ void smtp_mailauth_end(struct smtp_session *s, smtp_mailauth_done_fn done)
 		return;
 	}
 	buf_reset(&ma->verdict.fields);
+	buf_reset(&ma->verdict.top);
 	ma->verdict.code = 0;
 	ma->verdict.junk = false;
 	ma->verdict.reason = NULL;
@@ -381,6 +474,7 @@ void smtp_mailauth_end(struct smtp_session *s, smtp_mailauth_done_fn done)
 	s->busy = BUSY_MAILAUTH;
 	ending = s;
 	ma->dkim_done = !ma->dkim || dkim_verify_finish(ma->dkim, on_dkim, s);
+	ma->arc_done = !ma->arc || arc_verify_finish(ma->arc, on_arc, s);
 	maybe_decide(s);    /* may finish, and free ma */
 	ending = NULL;
 }

@@ -142,7 +142,7 @@ struct smtp_session {
 	uint64_t bdat_remaining;
 	unsigned transactions;
 
-	/* SPF, DKIM, DMARC on the MX port (mailauth.c), from MAIL FROM to end of data */
+	/* SPF, DKIM, DMARC, ARC on the MX port (mailauth.c), from MAIL FROM to end of data */
 	struct smtp_mailauth *ma;
 
 	/* the delivery in flight */
@@ -217,6 +217,9 @@ typedef bool (*smtp_hdr_drop_fn)(const char *name, size_t nlen, const char *valu
  * file written once.  False on an I/O error (logged).
  */
 bool smtp_spool_rewrite(struct smtp_session *s, const struct buf *insert, smtp_hdr_drop_fn drop, void *ctx);
+/* The same, with top (whole fields, or NULL) put before our Received field, right after Return-Path. */
+bool smtp_spool_rewrite_top(struct smtp_session *s, const struct buf *top, const struct buf *insert,
+			    smtp_hdr_drop_fn drop, void *ctx);
 
 /* submission.c: what a submission server adds and removes, then the DKIM signature */
 bool smtp_submission_finish(struct smtp_session *s);
@@ -229,6 +232,7 @@ struct smtp_mailauth_verdict {
 	bool junk;                  /* accept into each local recipient's Junk */
 	const char *reason;         /* static, for the log */
 	struct buf fields;          /* Received-SPF and Authentication-Results, to put on the message */
+	struct buf top;             /* our ARC set (forwarded mail), to put above our Received field */
 	bool later;                 /* from a DNS callback, not from inside smtp_mailauth_end(): input waits */
 };
 typedef void (*smtp_mailauth_done_fn)(struct smtp_session *s, const struct smtp_mailauth_verdict *v);

@@ -10,7 +10,9 @@
  * (Return-Path, Received), done in the write buffer when the whole message
  * is still in it.  Otherwise smtp_spool_rewrite() writes a new spool file
  * once: our trace fields, the new fields, the header without the dropped
- * fields, then the body copied inside the kernel (copy_file_range).
+ * fields, then the body copied inside the kernel (copy_file_range).  The
+ * ARC set of a forwarded message goes above our Received field instead,
+ * right after Return-Path: the top of what the queue sends.
  */
 #include "smtp/session.h"
 #include "lib/log.h"
@@ -209,19 +211,31 @@ static bool filter_header(int fd, off_t off, uint64_t size, int out, smtp_hdr_dr
 
 bool smtp_spool_rewrite(struct smtp_session *s, const struct buf *insert, smtp_hdr_drop_fn drop, void *ctx)
 {
+	return smtp_spool_rewrite_top(s, NULL, insert, drop, ctx);
+}
+
+bool smtp_spool_rewrite_top(struct smtp_session *s, const struct buf *top, const struct buf *insert,
+			    smtp_hdr_drop_fn drop, void *ctx)
+{
 	struct smtp_spool *sp = &s->spool;
 	uint64_t file_size = sp->prefix_size + sp->size;
 	bool in_memory = sp->flushed == 0 && sp->out.len == file_size;
+	static const struct buf none = BUF_INIT;
+	if (!top)
+		top = &none;
+	size_t rp = sp->return_path_size;
 	if (!drop && in_memory) {
 		/* The common case: the new fields go in the write buffer, behind our trace fields. */
 		struct buf nb = BUF_INIT;
-		buf_reserve(&nb, sp->out.len + insert->len);
-		buf_append(&nb, sp->out.data, sp->prefix_size);
+		buf_reserve(&nb, sp->out.len + top->len + insert->len);
+		buf_append(&nb, sp->out.data, rp);
+		buf_append(&nb, top->data, top->len);
+		buf_append(&nb, sp->out.data + rp, sp->prefix_size - rp);
 		buf_append(&nb, insert->data, insert->len);
 		buf_append(&nb, sp->out.data + sp->prefix_size, sp->size);
 		buf_free(&sp->out);
 		sp->out = nb;
-		sp->prefix_size += insert->len;
+		sp->prefix_size += top->len + insert->len;
 		return true;
 	}
 	if (!smtp_spool_finish(s))
@@ -234,7 +248,8 @@ bool smtp_spool_rewrite(struct smtp_session *s, const struct buf *insert, smtp_h
 	char *prefix = xmalloc(sp->prefix_size ? sp->prefix_size : 1);
 	uint64_t hdr = 0;
 	bool ok = pread(sp->fd, prefix, sp->prefix_size, 0) == (ssize_t)sp->prefix_size &&
-		  write_full(fd, prefix, sp->prefix_size) && write_full(fd, insert->data, insert->len);
+		  write_full(fd, prefix, rp) && write_full(fd, top->data, top->len) &&
+		  write_full(fd, prefix + rp, sp->prefix_size - rp) && write_full(fd, insert->data, insert->len);
 	free(prefix);
 	uint64_t kept_header = 0;
 	if (ok && drop) {
@@ -258,7 +273,7 @@ bool smtp_spool_rewrite(struct smtp_session *s, const struct buf *insert, smtp_h
 	sp->fd = fd;
 	sp->path = path;
 	memcpy(sp->blob_id, id, sizeof sp->blob_id);
-	sp->prefix_size += insert->len;
+	sp->prefix_size += top->len + insert->len;
 	sp->size = sp->size - hdr + kept_header;
 	sp->flushed = sp->prefix_size + sp->size;
 	return true;

@@ -6,9 +6,8 @@
  * i=, a duplicate instance, cv=fail, i over 50, i=1 with cv=pass, a body
  * or header changed, an ARC-Seal over changed sets, a missing key; a
  * failed chain sealed with cv=fail over its own set only; no seal at 50.
- * Keys are made here and answered by an in-process table behind struct
- * mailauth_dns from a zero timer on a real event loop, as the resolver
- * does (never from inside lookup()).
+ * Keys are made here and published in the in-process DNS table of
+ * mailauth_zone.h.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,64 +28,15 @@
 #include "mailauth/arc.h"
 #include "mailauth/arc_int.h"
 
+#include "mailauth_zone.h"
+
 /* ---- keys, and the table that publishes them ------------------------------- */
 
+/* The zone, and the records it points to. */
 struct keytable {
-	struct event_base *base;
-	const char *name[4];
+	struct zone z;
 	char record[4][1024];
-	size_t n;
-	unsigned lookups;
 };
-
-struct dns_query {
-	struct keytable *t;
-	struct event *ev;
-	char name[300];
-	dns_cb cb;
-	void *arg;
-};
-
-static void answer(evutil_socket_t fd, short what, void *arg)
-{
-	struct dns_query *q = arg;
-	struct dns_result r = { .type = DNS_TXT, .status = DNS_NXDOMAIN };
-	struct dns_txt txt;
-	for (size_t i = 0; i < q->t->n; i++)
-		if (strcasecmp(q->t->name[i], q->name) == 0) {
-			txt.data = q->t->record[i];
-			txt.len = strlen(txt.data);
-			r.status = DNS_OK;
-			r.n = 1;
-			r.txt = &txt;
-		}
-	dns_cb cb = q->cb;
-	void *cbarg = q->arg;
-	event_free(q->ev);
-	free(q);
-	cb(&r, cbarg);
-}
-
-static struct dns_query *table_lookup(void *ctx, const char *name, enum dns_type type, dns_cb cb, void *arg)
-{
-	struct keytable *t = ctx;
-	struct dns_query *q = calloc(1, sizeof *q);
-	q->t = t;
-	snprintf(q->name, sizeof q->name, "%s", name);
-	q->cb = cb;
-	q->arg = arg;
-	q->ev = evtimer_new(t->base, answer, q);
-	struct timeval tv = { 0, 0 };
-	evtimer_add(q->ev, &tv);
-	t->lookups++;
-	return q;
-}
-
-static void table_cancel(void *ctx, struct dns_query *q)
-{
-	event_free(q->ev);
-	free(q);
-}
 
 /* A new key (EVP_PKEY_ED25519 or EVP_PKEY_RSA), its record published as name. */
 static EVP_PKEY *new_key(struct keytable *t, int type, const char *name)
@@ -111,10 +61,10 @@ static EVP_PKEY *new_key(struct keytable *t, int type, const char *name)
 	}
 	struct buf b = BUF_INIT;
 	base64_encode(&b, der, len);
-	snprintf(t->record[t->n], sizeof t->record[t->n], "v=DKIM1; k=%s; p=%s", type == EVP_PKEY_RSA ? "rsa" : "ed25519",
-		 buf_cstr(&b));
+	char *rec = t->record[t->z.n];
+	snprintf(rec, sizeof t->record[0], "v=DKIM1; k=%s; p=%s", type == EVP_PKEY_RSA ? "rsa" : "ed25519", buf_cstr(&b));
 	buf_free(&b);
-	t->name[t->n++] = name;
+	zone_add(&t->z, name, rec, DNS_OK);
 	return k;
 }
 
@@ -138,7 +88,7 @@ static void on_done(void *arg, const struct arc_verdict *v)
 static struct arc_verdict verify_seal(struct keytable *t, const char *msg, size_t step, EVP_PKEY *key,
 				      const char *domain, struct buf *sealed, bool *seal_ok, const char **why)
 {
-	struct mailauth_dns dns = { table_lookup, table_cancel, t };
+	struct mailauth_dns dns = { zone_lookup, zone_cancel, &t->z };
 	struct arc_verify *v = arc_verify_new(&dns, NOW, key != NULL);
 	size_t len = strlen(msg);
 	for (size_t o = 0; o < len; ) {
@@ -148,7 +98,7 @@ static struct arc_verdict verify_seal(struct keytable *t, const char *msg, size_
 	}
 	struct run r = { .called = false };
 	if (!arc_verify_finish(v, on_done, &r)) {
-		event_base_dispatch(t->base);
+		event_base_dispatch(t->z.base);
 		assert_true(r.called);
 	} else {
 		r.v = *arc_verify_result(v);
@@ -195,7 +145,7 @@ struct chain {
 static int setup(void **state)
 {
 	struct chain *c = calloc(1, sizeof *c);
-	c->t.base = event_base_new();
+	c->t.z.base = event_base_new();
 	c->k1 = new_key(&c->t, EVP_PKEY_ED25519, "arc._domainkey.lists.example");
 	c->k2 = new_key(&c->t, EVP_PKEY_RSA, "arc._domainkey.mx.example");
 	bool ok;
@@ -217,7 +167,7 @@ static int teardown(void **state)
 	EVP_PKEY_free(c->k2);
 	buf_free(&c->one);
 	buf_free(&c->two);
-	event_base_free(c->t.base);
+	event_base_free(c->t.z.base);
 	free(c);
 	return 0;
 }
@@ -314,9 +264,9 @@ static void test_round_trip(void **state)
 		assert_string_equal(v.why, "");
 	}
 	/* Two distinct keys for three signatures: two lookups. */
-	c->t.lookups = 0;
+	c->t.z.lookups = 0;
 	verify(&c->t, two);
-	assert_int_equal(c->t.lookups, 2);
+	assert_int_equal(c->t.z.lookups, 2);
 	struct buf ar = BUF_INIT;
 	struct arc_verdict v = verify(&c->t, two);
 	arc_format_result(&v, "192.0.2.1", &ar);
@@ -327,11 +277,11 @@ static void test_round_trip(void **state)
 static void test_no_chain(void **state)
 {
 	struct chain *c = *state;
-	c->t.lookups = 0;
+	c->t.z.lookups = 0;
 	struct arc_verdict v = verify(&c->t, base_msg);
 	assert_int_equal(v.result, ARC_RESULT_NONE);
 	assert_int_equal(v.instances, 0);
-	assert_int_equal(c->t.lookups, 0);
+	assert_int_equal(c->t.z.lookups, 0);
 	struct buf ar = BUF_INIT;
 	arc_format_result(&v, NULL, &ar);
 	assert_string_equal(buf_cstr(&ar), "arc=none");
@@ -342,7 +292,7 @@ static void test_structure(void **state)
 {
 	struct chain *c = *state;
 	const char *two = buf_cstr(&c->two);
-	c->t.lookups = 0;
+	c->t.z.lookups = 0;
 	/* A set member missing. */
 	assert_fails(&c->t, drop_field(two, "ARC-Message-Signature: i=1;"), "incomplete ARC set");
 	assert_fails(&c->t, drop_field(two, "ARC-Authentication-Results: i=2;"), "incomplete ARC set");
@@ -372,7 +322,7 @@ static void test_structure(void **state)
 	assert_fails(&c->t, replace(two, "ARC-Authentication-Results: i=1;", "ARC-Authentication-Results: x=1;"),
 		     "ARC-Authentication-Results without i=");
 	/* None of that asked DNS: structure is judged first. */
-	assert_int_equal(c->t.lookups, 0);
+	assert_int_equal(c->t.z.lookups, 0);
 }
 
 static void test_signatures(void **state)
@@ -393,7 +343,7 @@ static void test_signatures(void **state)
 	assert_fails(&c->t, replace(two, "dkim=none\r\nARC-Seal: i=1", "dkim=pass\r\nARC-Seal: i=1"),
 		     "ARC-Seal i=2: signature did not verify");
 	/* A key that is not there. */
-	struct keytable empty = { .base = c->t.base };
+	struct keytable empty = { .z = { .base = c->t.z.base } };
 	v = verify(&empty, two);
 	assert_int_equal(v.result, ARC_RESULT_FAIL);
 	assert_string_equal(v.why, "ARC-Message-Signature i=2: no key");

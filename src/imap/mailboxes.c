@@ -179,7 +179,7 @@ void imap_cmd_subscribe(struct imap_session *s, struct imap_cmd *cmd)
 	struct buf name = BUF_INIT;
 	if (!mailbox_arg(s, cmd, &cmd->mailbox, &name))
 		return;
-	/* The store keeps subscriptions with the mailboxes: a missing one cannot be subscribed (NONEXISTENT). */
+	/* Only an existing mailbox can be subscribed (NONEXISTENT); a subscription outlives its mailbox. */
 	enum store_status st = store_mailbox_subscribe(imap_store(s), s->account_id, name.data, on);
 	if (st == STORE_OK)
 		imap_ok(s, cmd, "%s completed", what);
@@ -196,6 +196,7 @@ struct mbox {
 	char *special_use;
 	bool subscribed;
 	bool has_children;
+	bool nonexistent;           /* a subscription whose mailbox is gone (LIST, LSUB) */
 	uint32_t uidvalidity, uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages, unseen, deleted, recent;
@@ -294,14 +295,70 @@ struct mbox_list {
 	size_t n, cap;
 };
 
-static void list_cb(void *ctx, const struct store_mailbox_info *mb)
+static struct mbox *list_push(struct mbox_list *l)
 {
-	struct mbox_list *l = ctx;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 32;
 		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
 	}
-	mbox_copy(&l->v[l->n++], mb);
+	struct mbox *m = &l->v[l->n++];
+	memset(m, 0, sizeof *m);
+	return m;
+}
+
+static void list_cb(void *ctx, const struct store_mailbox_info *mb)
+{
+	mbox_copy(list_push(ctx), mb);
+}
+
+/* Subscribed names, for those without a mailbox. */
+struct sub_list {
+	char **v;
+	size_t n, cap;
+};
+
+static void sub_cb(void *ctx, const char *name)
+{
+	struct sub_list *l = ctx;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 32;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = xstrdup(name);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * LSUB and LIST (SUBSCRIBED) also return subscribed names whose mailbox
+ * is gone (RFC 5258 §3.1: \NonExistent): add them to l.
+ */
+static enum store_status add_orphan_subscriptions(struct imap_session *s, struct mbox_list *l)
+{
+	struct sub_list subs = { 0 };
+	enum store_status st = store_subscriptions(imap_store(s), s->account_id, sub_cb, &subs);
+	char **names = xcalloc(l->n ? l->n : 1, sizeof *names);
+	for (size_t i = 0; i < l->n; i++)
+		names[i] = l->v[i].name;
+	qsort(names, l->n, sizeof *names, name_cmp);
+	size_t nmb = l->n;
+	for (size_t i = 0; st == STORE_OK && i < subs.n; i++) {
+		if (bsearch(&subs.v[i], names, nmb, sizeof *names, name_cmp))
+			continue;
+		struct mbox *m = list_push(l);
+		m->name = subs.v[i];
+		subs.v[i] = NULL;
+		m->special_use = xstrdup("");
+		m->subscribed = m->nonexistent = true;
+	}
+	for (size_t i = 0; i < subs.n; i++)
+		free(subs.v[i]);
+	free(subs.v);
+	free(names);
+	return st;
 }
 
 /*
@@ -344,6 +401,13 @@ static void put_list_line(struct imap_session *s, const struct imap_cmd *cmd, st
 		return;
 	}
 	buf_puts(b, "* LIST (");
+	if (m->nonexistent) {
+		/* RFC 5258 §3.4: \NonExistent implies \Noselect, and it has no children to speak of */
+		buf_puts(b, (o & IMAP_LIST_RET_SUBSCRIBED) ? "\\NonExistent \\Subscribed) \"/\" " : "\\NonExistent) \"/\" ");
+		imap_put_mailbox(s, b, m->name);
+		buf_puts(b, "\r\n");
+		return;
+	}
 	if (*m->special_use) {
 		buf_puts(b, m->special_use);
 		buf_putc(b, ' ');
@@ -408,6 +472,8 @@ void imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 	}
 
 	enum store_status st = store_mailbox_infos(imap_store(s), s->account_id, list_cb, &l);
+	if (st == STORE_OK && (lsub || (o & IMAP_LIST_SEL_SUBSCRIBED)))
+		st = add_orphan_subscriptions(s, &l);
 	if (st != STORE_OK) {
 		imap_store_error(s, cmd->tag, st, lsub ? "LSUB" : "LIST");
 		goto out;

@@ -239,6 +239,11 @@ enum store_status store_mailbox_subscribe(struct store *s, int64_t account_id, c
 	return ops_of(s)->mailbox_subscribe(s, account_id, name, on);
 }
 
+enum store_status store_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx)
+{
+	return ops_of(s)->subscriptions(s, account_id, cb, ctx);
+}
+
 enum store_status store_mailbox_recent_claim(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from)
 {
 	return ops_of(s)->mailbox_recent_claim(s, mailbox_id, upto, from);

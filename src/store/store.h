@@ -257,7 +257,15 @@ enum store_status store_mailbox_delete(struct store *s, int64_t account_id, cons
  * STORE_NOTFOUND if from does not, STORE_INVALID for to inside from.
  */
 enum store_status store_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to);
+/*
+ * Subscriptions are names (RFC 9051 §6.3.10): SUBSCRIBE needs the mailbox
+ * (STORE_NOTFOUND), UNSUBSCRIBE does not; a subscription outlives DELETE
+ * and follows RENAME; CREATE does not subscribe (an account's first
+ * mailboxes are).
+ */
 enum store_status store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on);
+/* Every subscribed name of the account, by name, whether its mailbox exists or not. */
+enum store_status store_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx);
 
 /* Everything the index holds of a message. */
 struct store_message_data {

@@ -329,6 +329,7 @@ def test_rename_inbox_moves_its_messages(tern, user):
 def test_subscriptions_lsub_and_list_subscribed(tern, user):
     r = raw(tern, user)
     ok(r, 'CREATE "Lists/tern"')
+    ok(r, 'SUBSCRIBE "Lists/tern"')           # CREATE does not subscribe (as with Dovecot)
     ok(r, 'UNSUBSCRIBE "Lists"')
     ok(r, 'UNSUBSCRIBE "Junk"')
     ok(r, 'UNSUBSCRIBE "Junk"')               # already: still fine

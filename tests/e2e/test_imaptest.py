@@ -62,9 +62,6 @@ SOURCE = os.environ.get("TERN_IMAPTEST_SRC", os.path.join(os.path.dirname(os.pat
 # off the list, so the list can only shrink.
 KNOWN_FAILING = {
     "append-binary": "BODY[1] of an empty part is sent as \"\", imaptest wants the literal {0}",
-    "listext": "LIST (SUBSCRIBED) / RETURN (CHILDREN SUBSCRIBED): \\NonExistent, \\HasChildren "
-               "and CHILDINFO",
-    "subscribe": "LSUB with % omits a \\Noselect parent of subscribed children",
 }
 # Groups that need an extension tern does not announce yet: imaptest runs
 # none of their commands.

@@ -277,7 +277,7 @@ static void test_create(void **state)
 	assert_int_equal(store_mailbox_create(s, alice, "Work/Projects/tern", ""), STORE_OK);
 	char *names = mailbox_names(s, alice);
 	assert_string_equal(names, "INBOX;Archive\\Archive;Drafts\\Drafts;Junk\\Junk;Sent\\Sent;Trash\\Trash;"
-				   "Work+;Work/Projects+;Work/Projects/tern;");
+				   "Work+-;Work/Projects+-;Work/Projects/tern-;");   /* CREATE does not subscribe */
 	free(names);
 	assert_int_equal(store_mailbox_create(s, alice, "Work/Projects", NULL), STORE_EXISTS);
 	assert_int_equal(store_mailbox_create(s, alice, "inbox", ""), STORE_EXISTS);
@@ -296,7 +296,7 @@ static void test_create(void **state)
 	info_of(s, alice, "INBOX/Lists", NULL);
 	in = info_of(s, alice, "Work/Other", NULL);
 	assert_false(in.has_children);
-	assert_true(in.subscribed);
+	assert_false(in.subscribed);
 	assert_true(in.uidvalidity > 0);
 	assert_int_equal(in.uidnext, 1);
 	assert_int_equal(in.messages, 0);
@@ -387,6 +387,7 @@ static void test_rename(void **state)
 	int64_t alice = account_id(s, "alice@example.org");
 	assert_int_equal(store_mailbox_create(s, alice, "A/B/C", ""), STORE_OK);
 	assert_int_equal(store_mailbox_create(s, alice, "AB", ""), STORE_OK);
+	assert_int_equal(store_mailbox_subscribe(s, alice, "A/B/C", true), STORE_OK);
 	int64_t b_id = mailbox_id_of(s, alice, "A/B");
 	uint32_t uv = info_of(s, alice, "A/B", NULL).uidvalidity;
 
@@ -400,8 +401,9 @@ static void test_rename(void **state)
 	/* children along, "AB" is not a child; missing parents of the target made */
 	assert_int_equal(store_mailbox_rename(s, alice, "A/B", "X/Y/Z"), STORE_OK);
 	char *names = mailbox_names(s, alice);
-	assert_string_equal(names, "INBOX;A;AB;Archive\\Archive;Drafts\\Drafts;Junk\\Junk;Sent\\Sent;Trash\\Trash;"
-				   "X+;X/Y+;X/Y/Z+-;X/Y/Z/C;");
+	/* the subscription of A/B/C went along to X/Y/Z/C */
+	assert_string_equal(names, "INBOX;A-;AB-;Archive\\Archive;Drafts\\Drafts;Junk\\Junk;Sent\\Sent;Trash\\Trash;"
+				   "X+-;X/Y+-;X/Y/Z+-;X/Y/Z/C;");
 	free(names);
 	/* same mailbox: id, UIDVALIDITY and subscription kept */
 	struct store_mailbox_info in = info_of(s, alice, "X/Y/Z", NULL);
@@ -410,7 +412,7 @@ static void test_rename(void **state)
 	assert_false(in.subscribed);
 	assert_int_equal(store_mailbox_rename(s, alice, "X", "A/X"), STORE_OK);
 	names = mailbox_names(s, alice);
-	assert_string_equal(names, "INBOX;A+;A/X+;A/X/Y+;A/X/Y/Z+-;A/X/Y/Z/C;AB;Archive\\Archive;Drafts\\Drafts;"
+	assert_string_equal(names, "INBOX;A+-;A/X+-;A/X/Y+-;A/X/Y/Z+-;A/X/Y/Z/C;AB-;Archive\\Archive;Drafts\\Drafts;"
 				   "Junk\\Junk;Sent\\Sent;Trash\\Trash;");
 	free(names);
 }
@@ -477,6 +479,11 @@ static void test_rename_inbox(void **state)
 	store_writer_stop(&wr);
 }
 
+static void collect_name(void *ctx, const char *name)
+{
+	buf_printf(ctx, "%s;", name);
+}
+
 static void test_subscribe(void **state)
 {
 	struct fixture *f = *state;
@@ -492,7 +499,30 @@ static void test_subscribe(void **state)
 	assert_int_equal(store_mailbox_subscribe(s, alice, "inbox", false), STORE_OK);
 	assert_false(info_of(s, alice, "INBOX", NULL).subscribed);
 	assert_int_equal(store_mailbox_subscribe(s, alice, "Nope", true), STORE_NOTFOUND);
+	assert_int_equal(store_mailbox_subscribe(s, alice, "Nope", false), STORE_NOTFOUND);
 	assert_int_equal(store_mailbox_subscribe(s, alice, "a%", true), STORE_INVALID);
+
+	/* a subscription is a name: it outlives DELETE, comes back to life with CREATE */
+	assert_int_equal(store_mailbox_create(s, alice, "Gone", ""), STORE_OK);
+	assert_false(info_of(s, alice, "Gone", NULL).subscribed);
+	assert_int_equal(store_mailbox_subscribe(s, alice, "Gone", true), STORE_OK);
+	assert_int_equal(store_mailbox_delete(s, alice, "Gone"), STORE_OK);
+	struct buf subs = BUF_INIT;
+	assert_int_equal(store_subscriptions(s, alice, collect_name, &subs), STORE_OK);
+	assert_string_equal(buf_cstr(&subs), "Archive;Drafts;Gone;Junk;Sent;Trash;");
+	assert_int_equal(store_mailbox_create(s, alice, "Gone", ""), STORE_OK);
+	assert_true(info_of(s, alice, "Gone", NULL).subscribed);
+	assert_int_equal(store_mailbox_delete(s, alice, "Gone"), STORE_OK);
+	assert_int_equal(store_mailbox_subscribe(s, alice, "Gone", false), STORE_OK);
+	assert_int_equal(store_mailbox_subscribe(s, alice, "Gone", false), STORE_NOTFOUND);
+	buf_reset(&subs);
+	assert_int_equal(store_subscriptions(s, alice, collect_name, &subs), STORE_OK);
+	assert_string_equal(buf_cstr(&subs), "Archive;Drafts;Junk;Sent;Trash;");
+	/* the other account's are its own */
+	buf_reset(&subs);
+	assert_int_equal(store_subscriptions(s, account_id(s, "bob@example.org"), collect_name, &subs), STORE_OK);
+	assert_string_equal(buf_cstr(&subs), "Archive;Drafts;INBOX;Junk;Sent;Trash;");
+	buf_free(&subs);
 }
 
 /* ---- flags, modseq, changes ---------------------------------------------- */

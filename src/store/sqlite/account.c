@@ -18,6 +18,9 @@
 static const char SQL_ACCOUNT_ID[] =
 	"SELECT a.id FROM accounts a JOIN domains d ON d.id = a.domain_id"
 	" WHERE d.name = ?1 AND a.localpart = ?2";
+static const char SQL_SUBSCRIBE_INITIAL[] =
+	"INSERT OR IGNORE INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes"
+	" WHERE account_id = ?1";
 static const char SQL_ACCOUNT_INSERT[] =
 	"INSERT INTO accounts (domain_id, localpart, password_hash, created) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_ACCOUNT_PASSWD[] =
@@ -91,6 +94,14 @@ enum store_status store_sq_account_add(struct store *s, const char *address, con
 		if (status != STORE_OK)
 			goto out;
 	}
+	/* The account's first mailboxes are subscribed; later ones only when the user says so. */
+	status = STORE_IOERR;
+	st = store_sq_stmt(sq, SQL_SUBSCRIBE_INITIAL);
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	if (!store_sq_step_done(sq, st, "initial subscriptions"))
+		goto out;
 	status = STORE_IOERR;
 	if (!store_sq_commit(sq))
 		goto out;

@@ -58,6 +58,7 @@ const struct store_ops store_sqlite_ops = {
 	.mailbox_delete = store_sq_mailbox_delete,
 	.mailbox_rename = store_sq_mailbox_rename,
 	.mailbox_subscribe = store_sq_mailbox_subscribe,
+	.subscriptions = store_sq_subscriptions,
 	.mailbox_uids = store_sq_mailbox_uids,
 	.mailbox_recent_claim = store_sq_mailbox_recent_claim,
 	.message_range = store_sq_message_range,

@@ -45,7 +45,9 @@ static const char SQL_MESSAGE_BLOB[] =
 	"SELECT blob_id, size FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
 /* children of m: names in [m.name || '/', m.name || '0'), '0' being the octet after '/' */
 #define SQL_INFO_COLUMNS \
-	"SELECT m.id, m.name, m.special_use, m.subscribed, m.uidvalidity, m.uidnext, m.highestmodseq," \
+	"SELECT m.id, m.name, m.special_use," \
+	" EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)," \
+	" m.uidvalidity, m.uidnext, m.highestmodseq," \
 	" m.messages, m.unseen, m.deleted, m.size, m.keywords," \
 	" EXISTS (SELECT 1 FROM mailboxes c WHERE c.account_id = m.account_id" \
 	"  AND c.name > m.name || '/' AND c.name < m.name || '0')," \

@@ -26,8 +26,13 @@ static const char SQL_MAILBOX_DELETE[] = "DELETE FROM mailboxes WHERE id = ?1";
 static const char SQL_MAILBOX_RENAME[] =
 	"UPDATE mailboxes SET name = ?3 || substr(name, length(?2) + 1)"
 	" WHERE account_id = ?1 AND (name = ?2 OR (name > ?2 || '/' AND name < ?2 || '0'))";
-static const char SQL_MAILBOX_SUBSCRIBE[] =
-	"UPDATE mailboxes SET subscribed = ?3 WHERE account_id = ?1 AND name = ?2";
+static const char SQL_SUBSCRIBE[] = "INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?1, ?2)";
+static const char SQL_UNSUBSCRIBE[] = "DELETE FROM subscriptions WHERE account_id = ?1 AND name = ?2";
+/* A subscription follows its mailbox's rename, children along (as Dovecot's do). */
+static const char SQL_SUBSCRIPTIONS_RENAME[] =
+	"UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, length(?2) + 1)"
+	" WHERE account_id = ?1 AND (name = ?2 OR (name > ?2 || '/' AND name < ?2 || '0'))";
+static const char SQL_SUBSCRIPTIONS[] = "SELECT name FROM subscriptions WHERE account_id = ?1 ORDER BY name";
 
 static const char *const special_uses[] = {
 	"\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash", "\\All", "\\Flagged",
@@ -220,6 +225,14 @@ enum store_status store_sq_mailbox_rename(struct store *s, int64_t account_id, c
 			store_sq_log_error(sq, "mailbox rename");
 			goto fail;
 		}
+		st = store_sq_stmt(sq, SQL_SUBSCRIPTIONS_RENAME);
+		if (!st)
+			goto fail;
+		sqlite3_bind_int64(st, 1, account_id);
+		sqlite3_bind_text(st, 2, f, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, t, -1, SQLITE_STATIC);
+		if (!store_sq_step_done(sq, st, "subscriptions rename"))
+			goto fail;
 	}
 	if (!store_sq_commit(sq)) {
 		status = STORE_IOERR;
@@ -234,19 +247,45 @@ fail:
 	return status;
 }
 
+/*
+ * SUBSCRIBE needs the mailbox to exist (NOTFOUND otherwise); UNSUBSCRIBE
+ * takes any subscribed name, its mailbox gone or not.
+ */
 enum store_status store_sq_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on)
 {
 	struct store_sq *sq = (struct store_sq *)(void *)s;
 	char norm[STORE_MAILBOX_NAME_MAX + 1];
 	if (!name || !store_name_mailbox(name, norm))
 		return STORE_INVALID;
-	sqlite3_stmt *st = store_sq_stmt(sq, SQL_MAILBOX_SUBSCRIBE);
+	int64_t id = mailbox_id(sq, account_id, norm);
+	if (id < 0)
+		return STORE_IOERR;
+	if (on && id == 0)
+		return STORE_NOTFOUND;
+	sqlite3_stmt *st = store_sq_stmt(sq, on ? SQL_SUBSCRIBE : SQL_UNSUBSCRIBE);
 	if (!st)
 		return STORE_IOERR;
 	sqlite3_bind_int64(st, 1, account_id);
 	sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, on);
 	if (!store_sq_step_done(sq, st, "mailbox subscribe"))
 		return STORE_IOERR;
-	return sqlite3_changes(sq->db) ? STORE_OK : STORE_NOTFOUND;
+	return id > 0 || sqlite3_changes(sq->db) ? STORE_OK : STORE_NOTFOUND;
+}
+
+enum store_status store_sq_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx)
+{
+	struct store_sq *sq = (struct store_sq *)(void *)s;
+	sqlite3_stmt *st = store_sq_stmt(sq, SQL_SUBSCRIPTIONS);
+	if (!st)
+		return STORE_IOERR;
+	sqlite3_bind_int64(st, 1, account_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb(ctx, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_sq_log_error(sq, "subscriptions");
+		return STORE_IOERR;
+	}
+	return STORE_OK;
 }

@@ -288,6 +288,20 @@ static const char *const migrations[] = {
 	 "  PRIMARY KEY (day, domain, source_ip, header_from, envelope_from, disposition, eval_dkim, eval_spf,"
 	 "    dkim_domain, dkim_result, spf_result)"
 	 ") WITHOUT ROWID;"),
+
+	/*
+	 * 6 -> 7: subscriptions are names, not a mailbox flag (RFC 9051
+	 * §6.3.10: a subscription outlives its mailbox, and LIST (SUBSCRIBED)
+	 * shows it \NonExistent); a new mailbox is not subscribed, as with
+	 * Dovecot.  mailboxes.subscribed is no longer read.
+	 */
+	("CREATE TABLE IF NOT EXISTS subscriptions ("
+	 "  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	 "  name TEXT NOT NULL,"
+	 "  PRIMARY KEY (account_id, name)"
+	 ") WITHOUT ROWID;"
+	 "INSERT OR IGNORE INTO subscriptions (account_id, name)"
+	 "  SELECT account_id, name FROM mailboxes WHERE subscribed = 1;"),
 };
 
 static int user_version(struct store_sq *sq)

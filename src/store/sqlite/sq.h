@@ -193,6 +193,7 @@ enum store_status store_sq_mailbox_create(struct store *s, int64_t account_id, c
 enum store_status store_sq_mailbox_delete(struct store *s, int64_t account_id, const char *name);
 enum store_status store_sq_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to);
 enum store_status store_sq_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on);
+enum store_status store_sq_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx);
 
 /* ---- flags.c ------------------------------------------------------------ */
 

@@ -81,7 +81,7 @@ struct arc_verify {
 	struct dkim_sig *seals;         /* sets.n of them, at end of message */
 	uint8_t (*seal_hash)[32];
 	size_t *seal_key;
-	struct arc_key keys[ARC_MAX_KEYS];
+	struct arc_key *keys;           /* ARC_MAX_KEYS of them, made at end of message when needed */
 	size_t nkeys, pending;
 	struct arc_verdict verdict;
 	arc_verify_cb cb;

@@ -216,6 +216,7 @@ bool arc_verify_finish(struct arc_verify *v, arc_verify_cb cb, void *arg)
 	v->seal_hash = xcalloc(n, sizeof *v->seal_hash);
 	v->seal_key = xcalloc(n, sizeof *v->seal_key);
 	struct arc_field *fields = xcalloc(3 * (size_t)n, sizeof *fields);
+	v->keys = xcalloc(ARC_MAX_KEYS, sizeof *v->keys);
 	bool ok = key_slot(v, &v->ams, &v->ams_key);
 	for (unsigned i = 1; i <= n && ok; i++) {
 		ok = prepare_seal(v, i, fields) && key_slot(v, &v->seals[i - 1], &v->seal_key[i - 1]);
@@ -268,6 +269,7 @@ void arc_verify_free(struct arc_verify **pv)
 	free(v->seals);
 	free(v->seal_hash);
 	free(v->seal_key);
+	free(v->keys);
 	free(v);
 	*pv = NULL;
 }

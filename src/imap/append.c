@@ -12,6 +12,7 @@
  * them.  The tagged OK goes out only from the writer's completion of the
  * last one, so it means "all on disk".
  */
+#include "imap/append_binary.h"
 #include "imap/catenate.h"
 #include "imap/session.h"
 #include "lib/buf.h"
@@ -19,6 +20,7 @@
 #include "lib/util.h"
 #include "lib/xalloc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,15 +135,55 @@ static void got_mailbox(void *ctx, const struct store_mailbox_info *mb)
 	m->id = mb->id;
 }
 
+/* Replace the spool file's content with the converted message. */
+static bool rewrite_spool(int fd, const struct buf *b)
+{
+	if (ftruncate(fd, 0) != 0)
+		return false;
+	for (size_t done = 0; done < b->len;) {
+		ssize_t w = pwrite(fd, b->data + done, b->len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		done += (size_t)w;
+	}
+	return true;
+}
+
+/*
+ * NUL octets in a binary message go into base64 bodies (append_binary.h):
+ * the spool file is rewritten and m's size and metadata come from the
+ * converted message.  false with the tagged NO sent.
+ */
+static bool append_convert(struct imap_session *s, const char *tag, int fd, const char *map, size_t size,
+			   struct append_msg *m)
+{
+	struct buf conv = BUF_INIT;
+	enum imap_binconv r = imap_append_binary_convert(map, size, &conv);
+	bool ok = false;
+	if (r == IMAP_BINCONV_IMPOSSIBLE) {
+		imap_tagged(s, tag, "NO", "[UNKNOWN-CTE] NUL octets outside a body part cannot be stored");
+	} else if (!rewrite_spool(fd, &conv)) {
+		imap_store_error(s, tag, STORE_IOERR, "APPEND");
+	} else {
+		mail_meta_parse(conv.data, conv.len, &m->meta);
+		m->d.size = (uint64_t)conv.len;
+		ok = true;
+	}
+	buf_free(&conv);
+	return ok;
+}
+
 /*
  * Check one spooled message and parse its metadata.  binary: NUL octets
- * may be in it (a literal8, or CATENATE which checked its TEXT parts).
- * false with the tagged NO sent.
+ * may be in it (a literal8, or CATENATE which checked its TEXT parts);
+ * they are converted away.  false with the tagged NO sent.
  */
 static bool append_check(struct imap_session *s, const char *tag, const char *path, bool binary, uint64_t limit,
 			 struct append_msg *m)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 	struct stat sb;
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		if (fd >= 0)
@@ -163,6 +205,9 @@ static bool append_check(struct imap_session *s, const char *tag, const char *pa
 		} else if (!binary && memchr(map, '\0', size)) {
 			/* RFC 9051 §4.3: NUL only travels in a literal8 (RFC 3516 APPEND). */
 			imap_tagged(s, tag, "NO", "[CANNOT] NUL octet in a message; use a literal8");
+			munmap(map, size);
+		} else if (memchr(map, '\0', size)) {
+			ok = append_convert(s, tag, fd, map, size, m);
 			munmap(map, size);
 		} else {
 			mail_meta_parse(map, size, &m->meta);

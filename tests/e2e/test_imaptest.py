@@ -60,9 +60,7 @@ SOURCE = os.environ.get("TERN_IMAPTEST_SRC", os.path.join(os.path.dirname(os.pat
 # Groups tern does not pass yet (issue 13), each for the reason imaptest
 # gives.  Strict: a group that starts passing fails here until it is taken
 # off the list, so the list can only shrink.
-KNOWN_FAILING = {
-    "append-binary": "BODY[1] of an empty part is sent as \"\", imaptest wants the literal {0}",
-}
+KNOWN_FAILING = {}
 # Groups that need an extension tern does not announce yet: imaptest runs
 # none of their commands.
 for _cap, _groups in {

@@ -12,6 +12,7 @@
  * on 100,000 messages costs a bounded amount of memory.
  */
 #include "imap/session.h"
+#include "imap/searchcmd.h"
 #include "imap/section.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -355,7 +356,7 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 			seen = true;
 	}
 	if (f->want_modseq || cmd->changedsince)
-		s->condstore = true;
+		imap_condstore_enable(s);
 	if (cmd->changedsince || (s->condstore && f->want_flags))
 		f->want_modseq = true;   /* RFC 7162 §3.1.4.1 */
 

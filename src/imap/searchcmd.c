@@ -73,6 +73,15 @@ enum store_status imap_search_scan(struct imap_session *s, struct imap_cmd *cmd,
 	return store_message_range(imap_store(s), v->mailbox_id, v->uids[0], v->uids[v->n - 1], 0, scan_one, &r);
 }
 
+void imap_condstore_enable(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->view)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)s->view->modseq);
+}
+
 bool imap_search_uses_modseq(const struct imap_skey *k)
 {
 	for (; k; k = k->next)
@@ -242,7 +251,7 @@ void imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	struct imap_view *v = s->view;
 	bool modseq = imap_search_uses_modseq(cmd->search);
 	if (modseq)
-		s->condstore = true;
+		imap_condstore_enable(s);
 	struct search_hits h = { 0 };
 	enum store_status st = imap_search_scan(s, cmd, search_hit, &h);
 	if (st != STORE_OK) {

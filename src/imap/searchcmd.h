@@ -46,6 +46,15 @@ void imap_put_ordered_set(struct buf *b, const uint32_t *v, size_t n);
 /* SEARCHRES SAVE of the result UIDs (ascending), as RETURN options ret ask. */
 void imap_search_save(struct imap_view *v, unsigned ret, const uint32_t *uids, size_t n);
 
+/*
+ * A CONDSTORE-enabling command (RFC 7162 §3.1: FETCH MODSEQ or
+ * CHANGEDSINCE, SEARCH / SORT MODSEQ, STORE UNCHANGEDSINCE) turns
+ * CONDSTORE on; the first one with a mailbox selected also tells the
+ * client the mailbox's HIGHESTMODSEQ in an untagged OK, as it would have
+ * learned from SELECT (CONDSTORE).
+ */
+void imap_condstore_enable(struct imap_session *s);
+
 /* Whether the tree has a MODSEQ key (the reply then carries MODSEQ). */
 bool imap_search_uses_modseq(const struct imap_skey *k);
 

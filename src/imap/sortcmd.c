@@ -183,7 +183,7 @@ void imap_cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 	const char *what = cmd->uid ? "UID SORT" : "SORT";
 	bool modseq = imap_search_uses_modseq(cmd->search);
 	if (modseq)
-		s->condstore = true;
+		imap_condstore_enable(s);
 	struct sort_run r = { .cmd = cmd };
 	enum store_status st = imap_search_scan(s, cmd, sort_hit, &r);
 	if (st != STORE_OK) {

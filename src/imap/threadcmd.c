@@ -162,7 +162,7 @@ void imap_cmd_thread(struct imap_session *s, struct imap_cmd *cmd)
 {
 	const char *what = cmd->uid ? "UID THREAD" : "THREAD";
 	if (imap_search_uses_modseq(cmd->search))
-		s->condstore = true;
+		imap_condstore_enable(s);
 	struct thread_run r = { .s = s, .cmd = cmd };
 	r.ring = xmalloc(IMAP_THREAD_MAX_REFS * sizeof *r.ring);
 	enum store_status st = imap_search_scan(s, cmd, thread_hit, &r);

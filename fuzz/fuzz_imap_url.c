@@ -26,6 +26,8 @@ static void check(const struct imap_url *u)
 		abort();
 	if (u->user && !u->host)
 		abort();
+	if (u->urlauth != (u->access != NULL) || (u->mech != NULL) != (u->token != NULL) || (u->expire && !u->urlauth))
+		abort();
 	for (const char *s = u->section; s && *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			abort();
@@ -42,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	const char *err = NULL;
 	if (imap_url_parse(p, n, &u, &err)) {
 		check(&u);
+		if (u.rump_len > n || (u.urlauth && !u.rump_len))
+			abort();
 		if (!imap_url_parse(p, n, &again, &err) || again.uid != u.uid || again.uidvalidity != u.uidvalidity ||
 		    again.offset != u.offset || again.length != u.length || !again.mailbox != !u.mailbox ||
 		    (u.mailbox && strcmp(again.mailbox, u.mailbox) != 0))

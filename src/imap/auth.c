@@ -37,7 +37,7 @@ void imap_capability_line(struct imap_session *s, struct buf *b)
 	buf_puts(b, " IDLE UIDPLUS MOVE NAMESPACE CHILDREN UNSELECT SPECIAL-USE CREATE-SPECIAL-USE"
 		    " LIST-EXTENDED LIST-STATUS ESEARCH SEARCHRES STATUS=SIZE BINARY CONDSTORE QRESYNC"
 		    " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
-		    " MULTIAPPEND CATENATE"
+		    " MULTIAPPEND CATENATE URLAUTH"
 		    " UTF8=ACCEPT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE");
 	buf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)s->srv->cfg->smtp.max_message_size);
 	if (!conn_compressed(s->c))

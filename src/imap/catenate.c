@@ -108,35 +108,33 @@ static void badurl(struct cat_out *o, const struct imap_str *url, const char *wh
 }
 
 struct url_fetch {
-	struct cat_out *o;
+	struct imap_session *s;
 	const struct imap_fetch_att *att;
-	bool found;
-	bool ok;
+	struct buf *out;
+	int result;
 };
 
 static int url_message(void *ctx, const struct store_message_data *m)
 {
 	struct url_fetch *uf = ctx;
-	struct cat_out *o = uf->o;
-	uf->found = true;
 	int fd = -1;
 	size_t len = 0;
-	const char *blob = imap_message_map(o->s, m, &fd, &len);
+	const char *blob = imap_message_map(uf->s, m, &fd, &len);
 	if (!blob) {
 		if (fd >= 0)
 			close(fd);
-		imap_store_error(o->s, o->tag, STORE_IOERR, "APPEND");
-		o->failed = true;
+		uf->result = IMAP_URL_PART_ERROR;
 		return 1;
 	}
 	struct imap_section sec;
 	imap_section_get(uf->att, m->parts, m->size, blob, len, &sec);
-	if (sec.kind == IMAP_SECTION_RANGE)
-		uf->ok = sec.offset + sec.length <= len && out_write(o, blob + sec.offset, (size_t)sec.length);
+	uf->result = IMAP_URL_PART_OK;
+	if (sec.kind == IMAP_SECTION_RANGE && sec.offset + sec.length <= len)
+		buf_append(uf->out, blob + sec.offset, (size_t)sec.length);
 	else if (sec.kind == IMAP_SECTION_BUILT)
-		uf->ok = out_write(o, sec.data.data ? sec.data.data : "", sec.data.len);
-	else
-		uf->ok = true;  /* NIL: nothing to add */
+		buf_append(uf->out, sec.data.data ? sec.data.data : "", sec.data.len);
+	else if (sec.kind == IMAP_SECTION_RANGE)
+		uf->result = IMAP_URL_PART_ERROR;
 	imap_section_free(&sec);
 	if (len)
 		munmap((void *)blob, len);
@@ -171,15 +169,21 @@ static bool url_att(const struct imap_url *u, struct imap_cmd *fetch)
 	return true;
 }
 
-struct url_mailbox {
-	bool found;
-	int64_t id;
-	uint32_t uidvalidity;
-};
-
-static void got_url_mailbox(void *ctx, const struct store_mailbox_info *mb)
+int imap_url_part(struct imap_session *s, int64_t mailbox_id, const struct imap_url *u, struct buf *out)
 {
-	struct url_mailbox *m = ctx;
+	struct imap_cmd fetch;
+	memset(&fetch, 0, sizeof fetch);
+	if (!url_att(u, &fetch))
+		return IMAP_URL_PART_BADSECTION;
+	struct url_fetch uf = { .s = s, .att = &fetch.atts[0], .out = out };
+	enum store_status st = store_message_range(imap_store(s), mailbox_id, u->uid, u->uid, 1, url_message, &uf);
+	imap_cmd_free(&fetch);
+	return st != STORE_OK ? IMAP_URL_PART_ERROR : uf.result;
+}
+
+void imap_url_got_mailbox(void *ctx, const struct store_mailbox_info *mb)
+{
+	struct imap_url_mailbox *m = ctx;
 	m->found = true;
 	m->id = mb->id;
 	m->uidvalidity = mb->uidvalidity;
@@ -194,9 +198,7 @@ static bool add_url(struct cat_out *o, const struct imap_str *url)
 		badurl(o, url, "Invalid URL");
 		return false;
 	}
-	struct imap_cmd fetch;
-	memset(&fetch, 0, sizeof fetch);
-	struct url_mailbox mb = { 0 };
+	struct imap_url_mailbox mb = { 0 };
 	bool ok = false;
 	const char *hostname = s->srv->cfg->hostname;
 	if (u.host && (!hostname || strcasecmp(u.host, hostname) != 0)) {
@@ -207,8 +209,8 @@ static bool add_url(struct cat_out *o, const struct imap_str *url)
 		badurl(o, url, "URL of another user");
 		goto out;
 	}
-	if (!url_att(&u, &fetch)) {
-		badurl(o, url, "Invalid section in URL");
+	if (u.urlauth) {
+		badurl(o, url, "Invalid URL");  /* URLAUTH-authorised URLs are for URLFETCH */
 		goto out;
 	}
 	if (!u.mailbox) {
@@ -220,7 +222,7 @@ static bool add_url(struct cat_out *o, const struct imap_str *url)
 		mb.id = s->view->mailbox_id;
 		mb.uidvalidity = s->view->uidvalidity;
 	} else {
-		enum store_status st = store_mailbox_info(imap_store(s), s->account_id, u.mailbox, got_url_mailbox, &mb);
+		enum store_status st = store_mailbox_info(imap_store(s), s->account_id, u.mailbox, imap_url_got_mailbox, &mb);
 		if (st != STORE_OK && st != STORE_NOTFOUND) {
 			imap_store_error(s, o->tag, st, "APPEND");
 			o->failed = true;
@@ -231,17 +233,18 @@ static bool add_url(struct cat_out *o, const struct imap_str *url)
 		badurl(o, url, mb.found ? "UIDVALIDITY does not match" : "No such mailbox");
 		goto out;
 	}
-	struct url_fetch uf = { .o = o, .att = &fetch.atts[0] };
-	enum store_status st = store_message_range(imap_store(s), mb.id, u.uid, u.uid, 1, url_message, &uf);
-	if (st != STORE_OK && !o->failed) {
-		imap_store_error(s, o->tag, st, "APPEND");
+	struct buf data = BUF_INIT;
+	int r = imap_url_part(s, mb.id, &u, &data);
+	if (r == IMAP_URL_PART_ERROR) {
+		imap_store_error(s, o->tag, STORE_IOERR, "APPEND");
 		o->failed = true;
-	} else if (!uf.found) {
-		badurl(o, url, "No such message");
+	} else if (r != IMAP_URL_PART_OK) {
+		badurl(o, url, r == IMAP_URL_PART_BADSECTION ? "Invalid section in URL" : "No such message");
+	} else {
+		ok = out_write(o, data.data ? data.data : "", data.len);
 	}
-	ok = st == STORE_OK && uf.found && uf.ok;
+	buf_free(&data);
 out:
-	imap_cmd_free(&fetch);
 	imap_url_free(&u);
 	return ok;
 }

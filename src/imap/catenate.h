@@ -5,6 +5,7 @@
 #ifndef TERN_IMAP_CATENATE_H
 #define TERN_IMAP_CATENATE_H
 
+#include "imap/imapurl.h"
 #include "imap/session.h"
 
 /*
@@ -16,5 +17,22 @@
  */
 bool imap_catenate(struct imap_session *s, const char *tag, const struct imap_append_msg *m, uint64_t limit,
 		   char **path);
+
+/*
+ * The octets URL u names in mailbox_id (its message, BODY.PEEK[section]
+ * and partial), appended to out: IMAP_URL_PART_OK, _NOMESSAGE,
+ * _BADSECTION, or _ERROR (the store or the message file failed, logged).
+ * Also URLFETCH's.  The caller has checked that u may be read.
+ */
+/* A URL's mailbox, from store_mailbox_info with imap_url_got_mailbox. */
+struct imap_url_mailbox {
+	bool found;
+	int64_t id;
+	uint32_t uidvalidity;
+};
+void imap_url_got_mailbox(void *ctx, const struct store_mailbox_info *mb);
+
+enum { IMAP_URL_PART_ERROR = -1, IMAP_URL_PART_NOMESSAGE = 0, IMAP_URL_PART_OK = 1, IMAP_URL_PART_BADSECTION = 2 };
+int imap_url_part(struct imap_session *s, int64_t mailbox_id, const struct imap_url *u, struct buf *out);
 
 #endif

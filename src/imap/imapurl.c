@@ -79,11 +79,17 @@ static bool keyword(struct url_p *p, const char *kw)
 }
 
 /*
- * 1*bchar (or achar when !slash) percent-decoded into a new string, up to
+ * 1*bchar (or achar, cls) percent-decoded into a new string, up to
  * the first octet outside the class.  Decoded control characters and NUL
  * are refused: nothing this URL names can contain them.
  */
-static bool decoded(struct url_p *p, bool slash, size_t max, char **out)
+enum url_chars {
+	URL_ACHAR,      /* enc-user, enc-auth-type */
+	URL_BCHAR,      /* enc-mailbox, enc-section */
+	URL_ACCESS,     /* an access identifier's user: achar, and "@" unencoded as clients send it */
+};
+
+static bool decoded(struct url_p *p, enum url_chars cls, size_t max, char **out)
 {
 	struct buf b = BUF_INIT;
 	size_t start = p->pos;
@@ -102,9 +108,9 @@ static bool decoded(struct url_p *p, bool slash, size_t max, char **out)
 				return fail(p, "Control character in URL");
 			}
 			p->pos += 3;
-		} else if (slash && c == '/' && p->pos + 1 < p->len && p->s[p->pos + 1] == ';') {
+		} else if (cls == URL_BCHAR && c == '/' && p->pos + 1 < p->len && p->s[p->pos + 1] == ';') {
 			break;      /* "/;UID=", "/;SECTION=": the next URL part */
-		} else if (slash ? is_bchar(c) : is_achar(c)) {
+		} else if (cls == URL_BCHAR ? is_bchar(c) : is_achar(c) || (cls == URL_ACCESS && c == '@')) {
 			p->pos++;
 		} else {
 			break;
@@ -160,7 +166,7 @@ static bool server(struct url_p *p, struct imap_url *u)
 	const char *at = memchr(p->s + p->pos, '@', end - p->pos);
 	if (at) {
 		struct url_p up = { .s = p->s, .len = (size_t)(at - p->s), .pos = p->pos };
-		if (!decoded(&up, false, 256, &u->user))
+		if (!decoded(&up, URL_ACHAR, 256, &u->user))
 			return fail(p, up.err);
 		/* ";AUTH=mech" names how to log in: any is fine, the session is logged in already */
 		if (up.pos < up.len && !keyword(&up, ";AUTH="))
@@ -196,6 +202,108 @@ static bool server(struct url_p *p, struct imap_url *u)
 	return true;
 }
 
+static bool digits(struct url_p *p, size_t n, int *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p->pos >= p->len || !is_digit((unsigned char)p->s[p->pos]))
+			return false;
+		*v = *v * 10 + (p->s[p->pos++] - '0');
+	}
+	return true;
+}
+
+static bool sep(struct url_p *p, char c)
+{
+	if (p->pos >= p->len || (p->s[p->pos] != c && !(c == 'T' && p->s[p->pos] == 't')))
+		return false;
+	p->pos++;
+	return true;
+}
+
+/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z / +HH:MM / -HH:MM) */
+static bool expire_time(struct url_p *p, struct imap_url *u)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0;
+	if (!digits(p, 4, &y) || !sep(p, '-') || !digits(p, 2, &mo) || !sep(p, '-') || !digits(p, 2, &d) ||
+	    !sep(p, 'T') || !digits(p, 2, &h) || !sep(p, ':') || !digits(p, 2, &mi) || !sep(p, ':') ||
+	    !digits(p, 2, &sec))
+		return fail(p, "Invalid ;EXPIRE= date-time");
+	if (p->pos < p->len && p->s[p->pos] == '.') {
+		p->pos++;
+		size_t st = p->pos;
+		while (p->pos < p->len && p->pos - st < 9 && is_digit((unsigned char)p->s[p->pos]))
+			p->pos++;
+		if (p->pos == st)
+			return fail(p, "Invalid ;EXPIRE= date-time");
+	}
+	int sign = 0;
+	if (p->pos < p->len && (p->s[p->pos] == 'Z' || p->s[p->pos] == 'z')) {
+		p->pos++;
+	} else if (p->pos < p->len && (p->s[p->pos] == '+' || p->s[p->pos] == '-')) {
+		sign = p->s[p->pos++] == '+' ? 1 : -1;
+		if (!digits(p, 2, &oh) || !sep(p, ':') || !digits(p, 2, &om) || oh > 23 || om > 59)
+			return fail(p, "Invalid ;EXPIRE= date-time");
+	} else {
+		return fail(p, "Invalid ;EXPIRE= date-time");
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return fail(p, "Invalid ;EXPIRE= date-time");
+	/* days from civil (H. Hinnant), no libc time zone involved */
+	int yy = mo <= 2 ? y - 1 : y;
+	int era = yy / 400;
+	int yoe = yy - era * 400;
+	int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = (int64_t)era * 146097 + doe - 719468;
+	u->expire_time = days * 86400 + h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	u->expire = true;
+	return true;
+}
+
+/* ";URLAUTH=" access [":" mechanism ":" token] (RFC 4467 §7) */
+static bool urlauth(struct url_p *p, struct imap_url *u)
+{
+	u->urlauth = true;
+	if (keyword(p, "anonymous")) {
+		u->access = xstrdup("anonymous");
+	} else if (keyword(p, "authuser")) {
+		u->access = xstrdup("authuser");
+	} else {
+		bool submit = keyword(p, "submit+");
+		if (!submit && !keyword(p, "user+"))
+			return fail(p, "Invalid URLAUTH access identifier");
+		char *name;
+		if (!decoded(p, URL_ACCESS, 256, &name))
+			return false;
+		size_t n = strlen(name);
+		u->access = xmalloc(n + 8);
+		memcpy(u->access, submit ? "submit+" : "user+", submit ? 7 : 5);
+		memcpy(u->access + (submit ? 7 : 5), name, n + 1);
+		free(name);
+	}
+	u->rump_len = p->pos;
+	if (p->pos >= p->len || p->s[p->pos] != ':')
+		return true;    /* a rump */
+	p->pos++;
+	size_t st = p->pos;
+	while (p->pos < p->len && p->pos - st <= 64 &&
+	       (is_alpha((unsigned char)p->s[p->pos]) || is_digit((unsigned char)p->s[p->pos]) ||
+		p->s[p->pos] == '-' || p->s[p->pos] == '.'))
+		p->pos++;
+	if (p->pos == st || p->pos - st > 64 || p->pos >= p->len || p->s[p->pos] != ':')
+		return fail(p, "Invalid URLAUTH mechanism");
+	u->mech = xstrndup(p->s + st, p->pos - st);
+	p->pos++;
+	st = p->pos;
+	while (p->pos < p->len && p->pos - st <= 256 && hexval((unsigned char)p->s[p->pos]) >= 0)
+		p->pos++;
+	if (p->pos - st < 32 || p->pos - st > 256)
+		return fail(p, "Invalid URLAUTH token");
+	u->token = xstrndup(p->s + st, p->pos - st);
+	return true;
+}
+
 /* iuid [isection] [ipartial] after the mailbox: ";UID=n" ["/;SECTION=s"] ["/;PARTIAL=o[.l]"] */
 static bool message_part(struct url_p *p, struct imap_url *u)
 {
@@ -203,7 +311,7 @@ static bool message_part(struct url_p *p, struct imap_url *u)
 		return fail(p, "URL names no message (;UID=)");
 	if (!nz_number32(p, &u->uid))
 		return false;
-	if (keyword(p, "/;SECTION=") && !decoded(p, true, IMAP_URL_SECTION_MAX, &u->section))
+	if (keyword(p, "/;SECTION=") && !decoded(p, URL_BCHAR, IMAP_URL_SECTION_MAX, &u->section))
 		return false;
 	if (keyword(p, "/;PARTIAL=")) {
 		u->partial = true;
@@ -216,8 +324,12 @@ static bool message_part(struct url_p *p, struct imap_url *u)
 				return fail(p, "Invalid partial length");
 		}
 	}
-	if (p->pos < p->len && (keyword(p, ";EXPIRE=") || keyword(p, ";URLAUTH=")))
-		return fail(p, "URLAUTH URLs are not supported");
+	if (keyword(p, ";EXPIRE=") && !expire_time(p, u))
+		return false;
+	if (keyword(p, ";URLAUTH=") && !urlauth(p, u))
+		return false;
+	if (u->expire && !u->urlauth)
+		return fail(p, ";EXPIRE= without ;URLAUTH=");
 	if (p->pos != p->len)
 		return fail(p, "Unexpected characters in URL");
 	return true;
@@ -227,7 +339,7 @@ static bool message_part(struct url_p *p, struct imap_url *u)
 static bool absolute_path(struct url_p *p, struct imap_url *u)
 {
 	p->pos++;   /* the "/" */
-	if (!decoded(p, true, 1024, &u->mailbox))
+	if (!decoded(p, URL_BCHAR, 1024, &u->mailbox))
 		return false;
 	if (keyword(p, ";UIDVALIDITY=") && !nz_number32(p, &u->uidvalidity))
 		return false;
@@ -266,5 +378,8 @@ void imap_url_free(struct imap_url *u)
 	free(u->host);
 	free(u->mailbox);
 	free(u->section);
+	free(u->access);
+	free(u->mech);
+	free(u->token);
 	memset(u, 0, sizeof *u);
 }

@@ -6,8 +6,11 @@
  *   imap://[user[;AUTH=x]@]host[:port]/MAILBOX[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]
  *   /MAILBOX[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]       (absolute path)
  *   ;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]                                (in the selected mailbox)
- * URLAUTH parts (;EXPIRE=, ;URLAUTH=) are refused: tern does not issue
- * them.  Mailbox and section are percent-decoded (the mailbox is UTF-8,
+ * each optionally followed by URLAUTH (RFC 4467):
+ *   [;EXPIRE=date-time];URLAUTH=access[:mechanism:token]
+ * access being "anonymous", "authuser", "user+NAME" or "submit+NAME";
+ * the "rump" is the URL up to and including the access identifier.
+ * Mailbox and section are percent-decoded (the mailbox is UTF-8,
  * RFC 5092 §3.3).  The parser is pure, takes (pointer, length) and never
  * reads past it; it is written for hostile input: every length and number
  * is checked, every character class enforced.
@@ -32,6 +35,14 @@ struct imap_url {
 	bool partial;
 	uint64_t offset;
 	uint64_t length;            /* UINT64_MAX: to the end */
+	/* URLAUTH */
+	bool urlauth;               /* ;URLAUTH= given */
+	bool expire;
+	int64_t expire_time;        /* Unix time */
+	char *access;               /* "anonymous", "authuser", "user+NAME", "submit+NAME" (NAME decoded) */
+	char *mech;                 /* NULL: a rump (GENURLAUTH's input) */
+	char *token;                /* hex, as given */
+	size_t rump_len;            /* url[0..rump_len) is what the token authorises */
 };
 
 /* Parse url[0..len); false with *err a static reason (the url is freed then). */

@@ -749,6 +749,54 @@ static bool cmd_id(struct imap_p *p)
 	return imap_p_char(p, ')', "Invalid ID parameter list");
 }
 
+/* One more astring (or atom) into c->atoms, at most max of them. */
+static bool push_astring(struct imap_p *p, size_t max, const char *missing)
+{
+	struct imap_cmd *c = p->cmd;
+	if (c->natoms == max) {
+		p->res = IMAP_PARSE_NO;
+		return imap_p_fail(p, "[LIMIT] Too many URLs in one command");
+	}
+	if (!c->atoms)
+		c->atoms = xcalloc(max, sizeof *c->atoms);
+	return imap_p_astring(p, &c->atoms[c->natoms++], missing);
+}
+
+/* GENURLAUTH 1*(SP url-rump SP mechanism) (RFC 4467 §9) */
+static bool cmd_genurlauth(struct imap_p *p)
+{
+	do {
+		if (!imap_p_arg(p, "Missing URL") || !push_astring(p, 2 * IMAP_URLAUTH_MAX_URLS, "Missing URL") ||
+		    !imap_p_arg(p, "Missing mechanism") ||
+		    !push_astring(p, 2 * IMAP_URLAUTH_MAX_URLS, "Missing mechanism"))
+			return false;
+	} while (imap_p_peek(p) == ' ');
+	return true;
+}
+
+/* URLFETCH 1*(SP url) */
+static bool cmd_urlfetch(struct imap_p *p)
+{
+	do {
+		if (!imap_p_arg(p, "Missing URL") || !push_astring(p, IMAP_URLAUTH_MAX_URLS, "Missing URL"))
+			return false;
+	} while (imap_p_peek(p) == ' ');
+	return true;
+}
+
+/* RESETKEY [SP mailbox *(SP mechanism)] */
+static bool cmd_resetkey(struct imap_p *p)
+{
+	if (imap_p_peek(p) != ' ')
+		return true;
+	if (!mailbox(p, &p->cmd->mailbox))
+		return false;
+	while (imap_p_peek(p) == ' ')
+		if (!imap_p_arg(p, "Missing mechanism") || !push_astring(p, IMAP_URLAUTH_MAX_URLS, "Missing mechanism"))
+			return false;
+	return true;
+}
+
 static bool cmd_compress(struct imap_p *p)
 {
 	const char *a;
@@ -838,6 +886,9 @@ static const struct command commands[] = {
 	{ "SORT", IMAP_CMD_SORT, imap_p_cmd_sort, true },
 	{ "THREAD", IMAP_CMD_THREAD, imap_p_cmd_thread, true },
 	{ "CANCELUPDATE", IMAP_CMD_CANCELUPDATE, imap_p_cmd_cancelupdate, false },
+	{ "GENURLAUTH", IMAP_CMD_GENURLAUTH, cmd_genurlauth, false },
+	{ "RESETKEY", IMAP_CMD_RESETKEY, cmd_resetkey, false },
+	{ "URLFETCH", IMAP_CMD_URLFETCH, cmd_urlfetch, false },
 };
 
 static const struct command *find_command(const char *a, size_t n)

@@ -57,6 +57,7 @@ enum imap_cmd_type {
 	IMAP_CMD_MOVE, IMAP_CMD_ID, IMAP_CMD_COMPRESS, IMAP_CMD_GETQUOTA,
 	IMAP_CMD_GETQUOTAROOT, IMAP_CMD_SETQUOTA,
 	IMAP_CMD_SORT, IMAP_CMD_THREAD, IMAP_CMD_CANCELUPDATE,
+	IMAP_CMD_GENURLAUTH, IMAP_CMD_RESETKEY, IMAP_CMD_URLFETCH,     /* URLAUTH, RFC 4467 */
 };
 
 /* STATUS items (also LIST RETURN (STATUS (...))). */
@@ -115,6 +116,7 @@ struct imap_fetch_att {
 	char *name;
 };
 
+#define IMAP_URLAUTH_MAX_URLS 32        /* URLs in one GENURLAUTH or URLFETCH */
 #define IMAP_APPEND_MAX_MESSAGES 64     /* messages in one APPEND (MULTIAPPEND, RFC 3502) */
 #define IMAP_CATENATE_MAX_PARTS 64      /* TEXT and URL parts of one CATENATE message (RFC 4469) */
 /* One APPEND's messages add up to at most this many times the APPENDLIMIT (limit, per message). */
@@ -163,7 +165,9 @@ struct imap_cmd {
 	struct imap_str ir;         /* "=" already turned into an empty string */
 	struct imap_str user, pass;
 
-	/* ENABLE atoms; ID parameters (pairs, NIL = none); SETQUOTA resource names. */
+	/* ENABLE atoms; ID parameters (pairs, NIL = none); SETQUOTA resource names;
+	 * GENURLAUTH (url, mechanism) pairs; URLFETCH urls; RESETKEY mechanisms
+	 * (its mailbox, if any, in mailbox). */
 	struct imap_str *atoms;
 	size_t natoms;
 	uint64_t *limits;           /* SETQUOTA: limits[i] for resource atoms[i] */

@@ -468,6 +468,9 @@ static void run(struct imap_session *s, struct imap_cmd *cmd)
 	case IMAP_CMD_SORT: imap_cmd_sort(s, cmd); break;
 	case IMAP_CMD_THREAD: imap_cmd_thread(s, cmd); break;
 	case IMAP_CMD_CANCELUPDATE: imap_cmd_cancelupdate(s, cmd); break;
+	case IMAP_CMD_GENURLAUTH: imap_cmd_genurlauth(s, cmd); break;
+	case IMAP_CMD_RESETKEY: imap_cmd_resetkey(s, cmd); break;
+	case IMAP_CMD_URLFETCH: imap_cmd_urlfetch(s, cmd); break;
 	case IMAP_CMD_FETCH: imap_cmd_fetch(s, cmd); break;
 	case IMAP_CMD_STORE: imap_cmd_store(s, cmd); break;
 	case IMAP_CMD_COPY:

@@ -262,4 +262,9 @@ void imap_idle_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_wake(struct imap_session *s);
 void imap_cmd_compress(struct imap_session *s, struct imap_cmd *cmd);
 
+/* ---- urlauth.c: URLAUTH (RFC 4467) ------------------------------------------ */
+void imap_cmd_genurlauth(struct imap_session *s, struct imap_cmd *cmd);
+void imap_cmd_resetkey(struct imap_session *s, struct imap_cmd *cmd);
+void imap_cmd_urlfetch(struct imap_session *s, struct imap_cmd *cmd);
+
 #endif

@@ -51,6 +51,8 @@ struct store_ops {
 	enum store_status (*mailbox_rename)(struct store *s, int64_t account_id, const char *from, const char *to);
 	enum store_status (*mailbox_subscribe)(struct store *s, int64_t account_id, const char *name, bool on);
 	enum store_status (*subscriptions)(struct store *s, int64_t account_id, store_name_cb cb, void *ctx);
+	enum store_status (*urlauth_key)(struct store *s, int64_t mailbox_id, const uint8_t *new_key, uint8_t *key);
+	enum store_status (*urlauth_reset)(struct store *s, int64_t account_id, int64_t mailbox_id);
 	enum store_status (*mailbox_recent_claim)(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from);
 	enum store_status (*mailbox_uids)(struct store *s, int64_t mailbox_id, uint32_t **uids, size_t *n,
 					  uint64_t *highestmodseq, uint32_t *first_unseen);

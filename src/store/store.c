@@ -244,6 +244,17 @@ enum store_status store_subscriptions(struct store *s, int64_t account_id, store
 	return ops_of(s)->subscriptions(s, account_id, cb, ctx);
 }
 
+enum store_status store_urlauth_key(struct store *s, int64_t mailbox_id, const uint8_t *new_key,
+				    uint8_t key[STORE_URLAUTH_KEY_LEN])
+{
+	return ops_of(s)->urlauth_key(s, mailbox_id, new_key, key);
+}
+
+enum store_status store_urlauth_reset(struct store *s, int64_t account_id, int64_t mailbox_id)
+{
+	return ops_of(s)->urlauth_reset(s, account_id, mailbox_id);
+}
+
 enum store_status store_mailbox_recent_claim(struct store *s, int64_t mailbox_id, uint32_t upto, uint32_t *from)
 {
 	return ops_of(s)->mailbox_recent_claim(s, mailbox_id, upto, from);

@@ -267,6 +267,17 @@ enum store_status store_mailbox_subscribe(struct store *s, int64_t account_id, c
 /* Every subscribed name of the account, by name, whether its mailbox exists or not. */
 enum store_status store_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx);
 
+/*
+ * URLAUTH (RFC 4467): the secret key of a mailbox.  When it has none and
+ * new_key is given, new_key becomes its key (the caller makes it random);
+ * STORE_NOTFOUND when there is none (or no such mailbox).
+ */
+#define STORE_URLAUTH_KEY_LEN 32
+enum store_status store_urlauth_key(struct store *s, int64_t mailbox_id, const uint8_t *new_key,
+				    uint8_t key[STORE_URLAUTH_KEY_LEN]);
+/* RESETKEY: forget the key of one mailbox of the account (mailbox_id > 0) or of every one. */
+enum store_status store_urlauth_reset(struct store *s, int64_t account_id, int64_t mailbox_id);
+
 /* Everything the index holds of a message. */
 struct store_message_data {
 	uint32_t uid;

@@ -68,7 +68,7 @@ for _cap, _groups in {
         "CONTEXT=SEARCH": ["search-context-update", "search-context-update2", "search-context-update3",
                            "search-partial"],
         "CONTEXT=SORT": ["sort-partial"],
-        "URLAUTH": ["urlauth", "urlauth-binary", "urlauth2"]}.items():
+        "URLAUTH": ["urlauth-binary", "urlauth2"]}.items():
     for _g in _groups:
         KNOWN_FAILING[_g] = "needs %s, which tern does not implement yet" % _cap
 

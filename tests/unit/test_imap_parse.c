@@ -726,6 +726,38 @@ static void test_multiappend_catenate(void **state)
 	teardown_cmd();
 }
 
+/* URLAUTH (RFC 4467) */
+static void test_urlauth_commands(void **state)
+{
+	(void)state;
+	OK("a GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth=anonymous\" INTERNAL \"imap://x\" internal\r\n");
+	assert_int_equal(C.type, IMAP_CMD_GENURLAUTH);
+	assert_int_equal(C.natoms, 4);
+	assert_string_equal(C.atoms[0].p, "imap://u@h/INBOX/;uid=1;urlauth=anonymous");
+	assert_string_equal(C.atoms[3].p, "internal");
+	BADMSG("a GENURLAUTH\r\n", "Missing URL");
+	BADMSG("a GENURLAUTH \"imap://x\"\r\n", "Missing mechanism");
+	OK("a URLFETCH \"imap://x\" imap://y\r\n");
+	assert_int_equal(C.type, IMAP_CMD_URLFETCH);
+	assert_int_equal(C.natoms, 2);
+	BADMSG("a URLFETCH\r\n", "Missing URL");
+	OK("a RESETKEY\r\n");
+	assert_int_equal(C.type, IMAP_CMD_RESETKEY);
+	assert_null(C.mailbox.p);
+	OK("a RESETKEY INBOX INTERNAL\r\n");
+	assert_string_equal(C.mailbox.p, "INBOX");
+	assert_int_equal(C.natoms, 1);
+	BAD("a RESETKEY \r\n");
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "a URLFETCH");
+	for (int i = 0; i <= IMAP_URLAUTH_MAX_URLS; i++)
+		buf_puts(&b, " x");
+	buf_puts(&b, "\r\n");
+	assert_int_equal(parse_lits(b.data, NULL, 0, false), IMAP_PARSE_NO);
+	buf_free(&b);
+	teardown_cmd();
+}
+
 /* ---- selected-state commands ------------------------------------------------------ */
 
 static void test_copy_move_expunge(void **state)
@@ -1230,6 +1262,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_multiappend_catenate),
+		cmocka_unit_test(test_urlauth_commands),
 		cmocka_unit_test(test_copy_move_expunge),
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_store),

@@ -56,6 +56,28 @@ static void test_forms(void **state)
 	assert_null(U.mailbox);
 	assert_int_equal(U.uid, 5);
 	assert_string_equal(U.section, "TEXT");
+	/* URLAUTH (RFC 4467): the rump ends with the access identifier */
+	const char *ua = "imap://joe@example.org/INBOX/;uid=7/;section=1;expire=2030-01-02T03:04:05+01:00"
+			 ";urlauth=user+joe@example.org:internal:0123456789abcdef0123456789ABCDEF01234567";
+	assert_true(parse(ua));
+	assert_true(U.urlauth && U.expire);
+	assert_true(U.expire_time == 1893549845);    /* 2030-01-02T02:04:05Z */
+	assert_string_equal(U.access, "user+joe@example.org");
+	assert_string_equal(U.mech, "internal");
+	assert_string_equal(U.token, "0123456789abcdef0123456789ABCDEF01234567");
+	assert_int_equal(U.rump_len, strstr(ua, ":internal:") - ua);
+	assert_true(parse("imap://h/INBOX/;UID=1;URLAUTH=anonymous"));
+	assert_string_equal(U.access, "anonymous");
+	assert_null(U.mech);
+	assert_int_equal(U.rump_len, strlen("imap://h/INBOX/;UID=1;URLAUTH=anonymous"));
+	assert_true(parse("imap://h/INBOX/;UID=1;URLAUTH=submit+fred"));
+	assert_string_equal(U.access, "submit+fred");
+	assert_false(parse("imap://h/INBOX/;UID=1;URLAUTH=nobody"));
+	assert_false(parse("imap://h/INBOX/;UID=1;URLAUTH=anonymous:internal:0123"));
+	assert_false(parse("imap://h/INBOX/;UID=1;URLAUTH=anonymous:internal"));
+	assert_false(parse("imap://h/INBOX/;UID=1;EXPIRE=2030-01-02T03:04:05Z"));      /* EXPIRE needs URLAUTH */
+	assert_false(parse("imap://h/INBOX/;UID=1;EXPIRE=2030-13-02T03:04:05Z;URLAUTH=anonymous"));
+	assert_false(parse("imap://h/INBOX/;UID=1;URLAUTH=user+"));
 	/* mailbox names in UTF-8, percent-encoded */
 	assert_true(parse("/Entw%C3%BCrfe/;UID=2"));
 	assert_string_equal(U.mailbox, "Entw\xc3\xbcrfe");

@@ -302,6 +302,12 @@ static const char *const migrations[] = {
 	 ") WITHOUT ROWID;"
 	 "INSERT OR IGNORE INTO subscriptions (account_id, name)"
 	 "  SELECT account_id, name FROM mailboxes WHERE subscribed = 1;"),
+
+	/* 7 -> 8: URLAUTH (RFC 4467): one secret key per mailbox, made on first use, dropped by RESETKEY. */
+	("CREATE TABLE IF NOT EXISTS urlauth_keys ("
+	 "  mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,"
+	 "  key BLOB NOT NULL"
+	 ");"),
 };
 
 static int user_version(struct store_sq *sq)

@@ -194,6 +194,8 @@ enum store_status store_sq_mailbox_delete(struct store *s, int64_t account_id, c
 enum store_status store_sq_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to);
 enum store_status store_sq_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on);
 enum store_status store_sq_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx);
+enum store_status store_sq_urlauth_key(struct store *s, int64_t mailbox_id, const uint8_t *new_key, uint8_t *key);
+enum store_status store_sq_urlauth_reset(struct store *s, int64_t account_id, int64_t mailbox_id);
 
 /* ---- flags.c ------------------------------------------------------------ */
 

@@ -237,13 +237,17 @@ def test_fetch_every_section_form_on_nested_mime(tern, user):
 
 # ---- BINARY APPEND and NUL --------------------------------------------------------------
 
-def test_append_literal8_keeps_nul_and_plain_literal_refuses_it(tern, user):
+def test_append_literal8_nul_stored_base64_and_plain_literal_refuses_it(tern, user):
     r = raw(tern, user)
     msg = b"Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\nzero\x00byte\r\n"
     r.send(b"a1 APPEND INBOX ~{%d+}\r\n%s\r\n" % (len(msg), msg))
     _, t = r.until("a1")
     assert t.startswith(b"a1 OK [APPENDUID"), t
-    assert tern.cat(user, 1) == msg
+    # stored with the NUL part base64-encoded (issue 13: BODY[] never carries NUL); BINARY[] gives it back
+    assert tern.cat(user, 1) == b"Subject: bin\r\nContent-Transfer-Encoding: base64\r\n\r\nemVybwBieXRlDQo=\r\n"
+    r.send(b"a3 EXAMINE INBOX\r\na4 FETCH 1 BINARY.PEEK[1]\r\n")
+    lines, _ = r.until("a4")
+    assert b"* 1 FETCH (BINARY[1] ~{11}\r\nzero\x00byte\r\n)" in lines, lines
     r.send(b"a2 APPEND INBOX {%d+}\r\n%s\r\n" % (len(msg), msg))
     _, t = r.until("a2")
     assert t.startswith(b"a2 NO"), t

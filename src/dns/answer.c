@@ -15,7 +15,6 @@
 #include "lib/xalloc.h"
 
 /* The RCODEs libunbound reports (RFC 1035 §4.1.1). */
-enum { RCODE_NOERROR = 0, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3, RCODE_REFUSED = 5 };
 
 struct mx_sortable {
 	struct dns_mx mx;

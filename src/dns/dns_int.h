@@ -24,6 +24,9 @@
 
 struct ub_result;
 
+/* The DNS RCODEs answer.c tells apart (RFC 1035 §4.1.1). */
+enum { RCODE_NOERROR = 0, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3, RCODE_REFUSED = 5 };
+
 /* A domain name's text form: 253 characters, or 4x that with \DDD escapes. */
 #define DNS_NAME_TEXT_MAX 1024
 
@@ -79,5 +82,22 @@ void dns_answer_build(const struct ub_result *u, enum dns_type t, struct dns_res
 /* A result that is not an answer: status with why, nothing else. */
 void dns_answer_fail(struct dns_result *out, enum dns_type t, enum dns_status st, const char *why);
 void dns_answer_free(struct dns_result *r);
+
+/*
+ * A resolver's recent answers (cache.c), used on its loop only.  put keeps
+ * u's answer to name/type for as long as its TTL runs (plain answers only:
+ * NOERROR or NXDOMAIN, not bogus, small); get builds a kept, unexpired one
+ * into out as dns_answer_build would and returns true.  name is compared
+ * without case and without a trailing dot.
+ */
+struct dns_cache;
+struct dns_cache *dns_cache_new(size_t slots);
+void dns_cache_free(struct dns_cache **c);
+void dns_cache_put(struct dns_cache *c, const char *name, enum dns_type t, const struct ub_result *u,
+		   uint64_t now_ms);
+bool dns_cache_get(struct dns_cache *c, const char *name, enum dns_type t, uint64_t now_ms,
+		   struct dns_result *out);
+/* How the resolver's queries were answered so far (for tests). */
+void dns_resolver_counts(const struct dns_resolver *r, uint64_t *from_cache, uint64_t *from_unbound);
 
 #endif

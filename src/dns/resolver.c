@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unbound.h>
 
 #include "lib/log.h"
@@ -48,8 +49,9 @@ struct dns_query {
 	enum dns_type type;
 	dns_cb cb;              /* NULL: cancelled, libunbound may still answer */
 	void *arg;
-	struct event *deadline;
-	char name[DNS_NAME_TEXT_MAX];   /* for logs */
+	struct event *deadline;         /* or, for an answer from the cache, its zero timer */
+	struct dns_result *cached;      /* answered from the cache: delivered by on_cached() */
+	char name[DNS_NAME_TEXT_MAX];   /* for logs, and the cache key */
 };
 
 struct dns_resolver {
@@ -59,7 +61,27 @@ struct dns_resolver {
 	struct dns_query *queries;
 	int processing;         /* inside ub_process(): freeing must wait */
 	bool dying;             /* dns_resolver_free() was called during ub_process() */
+	struct dns_cache *cache;
+	uint64_t from_cache, from_unbound;      /* queries answered each way, for tests */
 };
+
+#define DNS_CACHE_SLOTS 512
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void cached_free(struct dns_query *q)
+{
+	if (q->cached) {
+		dns_answer_free(q->cached);
+		free(q->cached);
+		q->cached = NULL;
+	}
+}
 
 static void query_unlink_free(struct dns_query *q)
 {
@@ -72,6 +94,7 @@ static void query_unlink_free(struct dns_query *q)
 		q->next->prev = q->prev;
 	if (q->deadline)
 		event_free(q->deadline);
+	cached_free(q);
 	free(q);
 }
 
@@ -81,6 +104,10 @@ static void query_stop(struct dns_query *q)
 	q->cb = NULL;
 	if (q->deadline)
 		evtimer_del(q->deadline);
+	if (q->cached) {
+		query_unlink_free(q);
+		return;
+	}
 	int err = ub_cancel(q->r->ctx, q->async_id);
 	if (err == 0)
 		query_unlink_free(q);
@@ -97,6 +124,8 @@ static void on_answer(void *mydata, int err, struct ub_result *u)
 	enum dns_type type = q->type;
 	struct dns_result res;
 
+	if (!err && u)
+		dns_cache_put(q->r->cache, q->name, type, u, now_ms());
 	if (cb) {
 		if (err)
 			dns_answer_fail(&res, type, DNS_TEMPFAIL, ub_strerror(err));
@@ -114,6 +143,21 @@ static void on_answer(void *mydata, int err, struct ub_result *u)
 	}
 	if (u)
 		ub_resolve_free(u);
+}
+
+/* An answer from the cache, on the loop's next turn (never inside dns_lookup). */
+static void on_cached(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_query *q = arg;
+	dns_cb cb = q->cb;
+	void *cb_arg = q->arg;
+	struct dns_result *res = q->cached;
+	q->cached = NULL;
+	query_unlink_free(q);
+	if (cb)
+		cb(res, cb_arg);
+	dns_answer_free(res);
+	free(res);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -139,6 +183,7 @@ static void resolver_destroy(struct dns_resolver *r)
 		ub_ctx_delete(r->ctx);
 	while (r->queries)
 		query_unlink_free(r->queries);
+	dns_cache_free(&r->cache);
 	free(r);
 }
 
@@ -338,6 +383,7 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, const char *names
 			  lq(ub_strerror(err)));
 		goto fail;
 	}
+	r->cache = dns_cache_new(DNS_CACHE_SLOTS);
 	r->readable = event_new(base, ub_fd(r->ctx), EV_READ | EV_PERSIST, on_readable, r);
 	if (!r->readable || event_add(r->readable, NULL) != 0) {
 		log_error("dns", "msg=\"cannot watch the resolver's pipe\"");
@@ -386,6 +432,19 @@ struct dns_query *dns_lookup(struct dns_resolver *r, const char *name, enum dns_
 	q->type = type;
 	q->cb = cb;
 	q->arg = arg;
+	struct dns_result hit;
+	if (dns_cache_get(r->cache, q->name, type, now_ms(), &hit)) {
+		static const struct timeval now = { 0, 0 };
+		q->deadline = evtimer_new(r->base, on_cached, q);
+		if (!q->deadline || evtimer_add(q->deadline, &now) != 0) {
+			dns_answer_free(&hit);
+			goto fail;
+		}
+		q->cached = xmalloc(sizeof *q->cached);
+		*q->cached = hit;
+		r->from_cache++;
+		goto linked;
+	}
 	q->deadline = evtimer_new(r->base, on_deadline, q);
 	if (!q->deadline)
 		goto fail;
@@ -394,12 +453,14 @@ struct dns_query *dns_lookup(struct dns_resolver *r, const char *name, enum dns_
 		log_warn("dns", "msg=\"cannot start the query\" name=%s err=%s", lq(q->name), lq(ub_strerror(err)));
 		goto fail;
 	}
+	r->from_unbound++;
+	struct timeval tv = { DNS_QUERY_TIMEOUT_MS / 1000, (DNS_QUERY_TIMEOUT_MS % 1000) * 1000 };
+	evtimer_add(q->deadline, &tv);
+linked:
 	q->next = r->queries;
 	if (r->queries)
 		r->queries->prev = q;
 	r->queries = q;
-	struct timeval tv = { DNS_QUERY_TIMEOUT_MS / 1000, (DNS_QUERY_TIMEOUT_MS % 1000) * 1000 };
-	evtimer_add(q->deadline, &tv);
 	return q;
 fail:
 	if (q->deadline)
@@ -412,4 +473,10 @@ void dns_cancel(struct dns_query *q)
 {
 	if (q && q->cb)
 		query_stop(q);
+}
+
+void dns_resolver_counts(const struct dns_resolver *r, uint64_t *from_cache, uint64_t *from_unbound)
+{
+	*from_cache = r->from_cache;
+	*from_unbound = r->from_unbound;
 }

@@ -19,7 +19,7 @@
 
 struct scan {
 	struct imap_session *s;
-	struct imap_cmd *cmd;
+	const struct imap_skey *search;
 	imap_search_hit_fn hit;
 	void *ctx;
 	/* the blob of the message being evaluated, mapped on demand */
@@ -54,12 +54,19 @@ static int scan_one(void *ctx, const struct store_message_data *m)
 	r->map = NULL;
 	r->maplen = 0;
 	r->fd = -1;
-	bool hit = imap_search_match(r->cmd->search, &msg);
+	bool hit = imap_search_match(r->search, &msg);
 	if (r->map)
 		munmap(r->map, r->maplen);
 	if (r->fd >= 0)
 		close(r->fd);
 	return hit ? r->hit(r->ctx, m, seq) : 0;
+}
+
+enum store_status imap_search_scan_range(struct imap_session *s, const struct imap_skey *search, uint32_t uid_lo,
+					 uint32_t uid_hi, imap_search_hit_fn hit, void *ctx)
+{
+	struct scan r = { .s = s, .search = search, .hit = hit, .ctx = ctx, .fd = -1 };
+	return store_message_range(imap_store(s), s->view->mailbox_id, uid_lo, uid_hi, 0, scan_one, &r);
 }
 
 enum store_status imap_search_scan(struct imap_session *s, struct imap_cmd *cmd, imap_search_hit_fn hit,
@@ -69,8 +76,7 @@ enum store_status imap_search_scan(struct imap_session *s, struct imap_cmd *cmd,
 	imap_search_prepare(cmd->search, (uint32_t)v->n, v->n ? v->uids[v->n - 1] : 0, &v->saved);
 	if (!v->n)
 		return STORE_OK;
-	struct scan r = { .s = s, .cmd = cmd, .hit = hit, .ctx = ctx, .fd = -1 };
-	return store_message_range(imap_store(s), v->mailbox_id, v->uids[0], v->uids[v->n - 1], 0, scan_one, &r);
+	return imap_search_scan_range(s, cmd->search, v->uids[0], v->uids[v->n - 1], hit, ctx);
 }
 
 void imap_condstore_enable(struct imap_session *s)
@@ -253,6 +259,7 @@ void imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	if (modseq)
 		imap_condstore_enable(s);
 	struct search_hits h = { 0 };
+	uint64_t seen_modseq = v->modseq;
 	enum store_status st = imap_search_scan(s, cmd, search_hit, &h);
 	if (st != STORE_OK) {
 		imap_store_error(s, cmd->tag, st, "SEARCH");
@@ -268,6 +275,8 @@ void imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	if (cmd->search_ret & IMAP_RET_SAVE)
 		imap_search_save(v, cmd->search_ret, h.uids, h.n);
 	imap_search_reply(s, cmd, "SEARCH", nums, h.modseqs, h.n, modseq);
+	if (cmd->search_ret & IMAP_RET_UPDATE)
+		imap_search_ctx_add(s, cmd, h.uids, h.n, seen_modseq);
 	free(nums);
 	free(h.uids);
 	free(h.modseqs);

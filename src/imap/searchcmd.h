@@ -24,6 +24,10 @@ typedef int (*imap_search_hit_fn)(void *ctx, const struct store_message_data *m,
 enum store_status imap_search_scan(struct imap_session *s, struct imap_cmd *cmd, imap_search_hit_fn hit,
 				   void *ctx);
 
+/* The same over the view's messages with uid_lo <= UID <= uid_hi, search already prepared. */
+enum store_status imap_search_scan_range(struct imap_session *s, const struct imap_skey *search, uint32_t uid_lo,
+					 uint32_t uid_hi, imap_search_hit_fn hit, void *ctx);
+
 /*
  * The ESEARCH reply of a SEARCH or SORT with RETURN options: nums are
  * the results as the client numbers them, in result order (ascending for
@@ -62,5 +66,20 @@ bool imap_search_uses_modseq(const struct imap_skey *k);
 void imap_cmd_sort(struct imap_session *s, struct imap_cmd *cmd);
 void imap_cmd_thread(struct imap_session *s, struct imap_cmd *cmd);
 void imap_cmd_cancelupdate(struct imap_session *s, struct imap_cmd *cmd);
+
+/*
+ * RETURN (UPDATE) contexts (RFC 5267 §4, searchctx.c).  A SEARCH with
+ * UPDATE keeps its criteria (taken from cmd) and result (UIDs,
+ * ascending); imap_search_ctx_update(), after each command's untagged
+ * updates, reports what entered and left each result as ESEARCH ADDTO /
+ * REMOVEFROM; the contexts end with the selection
+ * (imap_search_ctx_free_all).  false: refused (too many), NOUPDATE sent.
+ */
+bool imap_search_ctx_add(struct imap_session *s, struct imap_cmd *cmd, const uint32_t *uids, size_t n,
+			 uint64_t modseq);
+void imap_search_ctx_update(struct imap_session *s);
+/* uids (ascending, still in the view) are about to be announced expunged: they leave every result first. */
+void imap_search_ctx_expunging(struct imap_session *s, const uint32_t *uids, size_t n);
+void imap_search_ctx_free_all(struct imap_session *s);
 
 #endif

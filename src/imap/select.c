@@ -12,6 +12,7 @@
  * session in IDLE through a store watch (store_notify -> event_active).
  */
 #include "imap/session.h"
+#include "imap/searchcmd.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "lib/xalloc.h"
@@ -294,6 +295,8 @@ static void view_drop(struct imap_session *s, const uint32_t *uids, size_t n)
 	struct imap_view *v = s->view;
 	if (n == 0)
 		return;
+	if (s->search_ctxs)
+		imap_search_ctx_expunging(s, uids, n);     /* REMOVEFROM while the numbers hold (RFC 5267) */
 	if (s->qresync) {
 		/* RFC 7162 §3.2.10: VANISHED replaces EXPUNGE once QRESYNC is enabled. */
 		struct imap_seqset set = { 0 };

@@ -107,6 +107,9 @@ void imap_ok(struct imap_session *s, const struct imap_cmd *cmd, const char *fmt
 						cmd->type != IMAP_CMD_SEARCH && cmd->type != IMAP_CMD_SORT &&
 						cmd->type != IMAP_CMD_THREAD);
 		imap_sync(s, expunges_ok);
+		/* RFC 5267 §4.3: context updates go with the other untagged updates */
+		if (s->search_ctxs)
+			imap_search_ctx_update(s);
 	}
 	va_list ap;
 	va_start(ap, fmt);
@@ -316,6 +319,7 @@ static void session_free(struct imap_session *s)
 		imap_cmd_free(s->cmd_parsed);
 		XFREE(&s->cmd_parsed);
 	}
+	imap_search_ctx_free_all(s);
 	imap_view_free(s);
 	imap_auth_cleanup(s);
 	imap_append_cleanup(s);
@@ -438,6 +442,10 @@ static void run(struct imap_session *s, struct imap_cmd *cmd)
 {
 	if (!state_allows(s, cmd))
 		return;
+	/* Search contexts live as long as the selection (RFC 5267 §4.1). */
+	if (cmd->type == IMAP_CMD_SELECT || cmd->type == IMAP_CMD_EXAMINE || cmd->type == IMAP_CMD_CLOSE ||
+	    cmd->type == IMAP_CMD_UNSELECT)
+		imap_search_ctx_free_all(s);
 	switch (cmd->type) {
 	case IMAP_CMD_CAPABILITY: imap_cmd_capability(s, cmd); break;
 	case IMAP_CMD_NOOP:

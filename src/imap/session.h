@@ -145,6 +145,7 @@ struct imap_session {
 	bool rev2;                      /* IMAP4rev2 enabled */
 
 	struct imap_view *view;         /* SELECTED */
+	struct imap_search_ctx *search_ctxs;    /* RETURN (UPDATE) searches (searchctx.c) */
 	struct event *wake;             /* activated by store notifications */
 
 	/* APPEND in flight (the first of its messages) */

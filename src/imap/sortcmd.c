@@ -210,6 +210,8 @@ void imap_cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 		free(uids);
 	}
 	imap_search_reply(s, cmd, "SORT", nums, modseqs, r.n, modseq);
+	if (cmd->search_ret & IMAP_RET_UPDATE)
+		imap_search_ctx_add(s, cmd, NULL, 0, 0);       /* refused: NOUPDATE */
 	free(nums);
 	free(modseqs);
 	sort_run_free(&r);

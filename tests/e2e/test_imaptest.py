@@ -65,9 +65,6 @@ KNOWN_FAILING = {}
 # none of their commands.
 for _cap, _groups in {
         "NOTIFY": ["notify"],
-        "CONTEXT=SEARCH": ["search-context-update", "search-context-update2", "search-context-update3",
-                           "search-partial"],
-        "CONTEXT=SORT": ["sort-partial"],
         "URLAUTH": ["urlauth-binary", "urlauth2"]}.items():
     for _g in _groups:
         KNOWN_FAILING[_g] = "needs %s, which tern does not implement yet" % _cap

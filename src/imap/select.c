@@ -463,6 +463,9 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 	 */
 	if (highest > v->modseq)
 		v->modseq = highest;
+	/* RFC 5267 §4.3: search context updates go with the other untagged updates, IDLE's too */
+	if (s->search_ctxs)
+		imap_search_ctx_update(s);
 out:
 	for (size_t i = 0; i < cl.nchanged; i++)
 		free(cl.changed[i].keywords);

@@ -107,9 +107,6 @@ void imap_ok(struct imap_session *s, const struct imap_cmd *cmd, const char *fmt
 						cmd->type != IMAP_CMD_SEARCH && cmd->type != IMAP_CMD_SORT &&
 						cmd->type != IMAP_CMD_THREAD);
 		imap_sync(s, expunges_ok);
-		/* RFC 5267 §4.3: context updates go with the other untagged updates */
-		if (s->search_ctxs)
-			imap_search_ctx_update(s);
 	}
 	va_list ap;
 	va_start(ap, fmt);

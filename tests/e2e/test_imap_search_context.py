@@ -127,3 +127,24 @@ def test_partial(make_tern):
                 "SEARCH RETURN (PARTIAL 1:2 ALL) ALL", "SEARCH RETURN (PARTIAL 1:99999999999) ALL"]:
         _, tag = r.cmd(bad)
         assert b" BAD " in tag, (bad, tag)
+
+
+def test_updates_during_idle(make_tern):
+    t = make_tern()
+    r = login(t, select=False)
+    append_all(r, MESSAGES[:3])
+    ok(r, "SELECT INBOX")
+    other = login(t)
+    ok(r, "UID SEARCH RETURN (UPDATE) FLAGGED")
+    tag = "t%d" % r.n
+    idle = r.tag()
+    r.send("%s IDLE\r\n" % idle)
+    assert r.line().startswith(b"+ ")
+    ok(other, "STORE 2 +FLAGS.SILENT (\\Flagged)")
+    got = []
+    while not any(b"ESEARCH" in l for l in got):
+        got.append(r.line())
+    assert b'* ESEARCH (TAG "%s") UID ADDTO (0 2)' % tag.encode() in got, got
+    r.send("DONE\r\n")
+    _, done = r.until(idle)
+    assert b" OK " in done, done

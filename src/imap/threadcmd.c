@@ -17,8 +17,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
+
+/* Header octets read for References: 1000 ids of a line each, with room to spare. */
+#define THREAD_HEADER_MAX (1024 * 1024)
 
 /* A message as gathered: offsets into the arena (it moves while it grows). */
 struct tmsg {
@@ -43,6 +45,7 @@ struct thread_run {
 	size_t nrefs, caprefs;
 	struct buf arena;
 	struct buf tmp, id;
+	struct buf hdr;             /* the header of the message at hand */
 	struct tref *ring;          /* the last IMAP_THREAD_MAX_REFS references of one message */
 };
 
@@ -79,32 +82,38 @@ static size_t refs_from(struct thread_run *r, const char *v, size_t n)
 	return keep;
 }
 
-/* The References field of m's header (the first one), unfolded into r->tmp; false if none. */
+/*
+ * The References field of m's header (the first one), unfolded into
+ * r->tmp; false if none.  Only the header is read, with one pread: at
+ * most THREAD_HEADER_MAX octets of it, which holds any References worth
+ * having (IMAP_THREAD_MAX_REFS ids).
+ */
 static bool references_field(struct thread_run *r, const struct store_message_data *m)
 {
 	int fd = -1;
-	size_t len = 0;
-	const char *text = imap_message_map(r->s, m, &fd, &len);
-	bool found = false;
-	if (text) {
-		size_t hlen = m->header_size && m->header_size < len ? (size_t)m->header_size : len;
-		struct mail_hdr_iter it;
-		struct mail_hdr_field f;
-		mail_hdr_iter_init(&it, text, hlen);
-		while (mail_hdr_next(&it, &f)) {
-			if (mail_hdr_is(&f, "references")) {
-				buf_reset(&r->tmp);
-				mail_hdr_unfold(&r->tmp, f.value, f.value_len);
-				found = true;
-				break;
-			}
+	if (store_blob_open(imap_store(r->s), m->blob_id, &fd) != STORE_OK)
+		return false;
+	size_t want = m->header_size && m->header_size < THREAD_HEADER_MAX ? (size_t)m->header_size : THREAD_HEADER_MAX;
+	if (want > m->size)
+		want = (size_t)m->size;
+	buf_reset(&r->hdr);
+	buf_reserve(&r->hdr, want);
+	ssize_t got = pread(fd, r->hdr.data, want, 0);
+	close(fd);
+	if (got <= 0)
+		return false;
+	r->hdr.len = (size_t)got;
+	struct mail_hdr_iter it;
+	struct mail_hdr_field f;
+	mail_hdr_iter_init(&it, r->hdr.data, r->hdr.len);
+	while (mail_hdr_next(&it, &f)) {
+		if (mail_hdr_is(&f, "references")) {
+			buf_reset(&r->tmp);
+			mail_hdr_unfold(&r->tmp, f.value, f.value_len);
+			return true;
 		}
-		if (len)
-			munmap((void *)text, len);
 	}
-	if (fd >= 0)
-		close(fd);
-	return found;
+	return false;
 }
 
 static int thread_hit(void *ctx, const struct store_message_data *m, uint32_t seq)
@@ -156,6 +165,7 @@ static void thread_run_free(struct thread_run *r)
 	buf_free(&r->arena);
 	buf_free(&r->tmp);
 	buf_free(&r->id);
+	buf_free(&r->hdr);
 }
 
 void imap_cmd_thread(struct imap_session *s, struct imap_cmd *cmd)

@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 #include "lib/xalloc.h"
 
 #define DIGEST_LEN 32
@@ -35,13 +35,6 @@ struct auth_cache {
 	uint64_t (*clock)(void);
 };
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct auth_cache *auth_cache_new(size_t slots, uint64_t ttl_ms)
 {
 	if (ttl_ms == 0 || slots == 0)
@@ -59,7 +52,7 @@ struct auth_cache *auth_cache_new(size_t slots, uint64_t ttl_ms)
 	c->ttl_ms = ttl_ms;
 	c->mask = n - 1;
 	c->slots = xcalloc(n, sizeof *c->slots);
-	c->clock = monotonic_ms;
+	c->clock = now_ms;
 	return c;
 }
 
@@ -79,7 +72,7 @@ void auth_cache_free(struct auth_cache **cp)
 void auth_cache_set_clock(struct auth_cache *c, uint64_t (*clock)(void))
 {
 	if (c != NULL)
-		c->clock = clock != NULL ? clock : monotonic_ms;
+		c->clock = clock != NULL ? clock : now_ms;
 }
 
 /* Over the hash, a NUL (no hash string has one), the password. */

@@ -31,10 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unbound.h>
 
 #include "lib/log.h"
+#include "lib/util.h"
 #include "lib/xalloc.h"
 
 #define DNS_QUERY_TIMEOUT_MS 20000
@@ -66,13 +66,6 @@ struct dns_resolver {
 };
 
 #define DNS_CACHE_SLOTS 512
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void cached_free(struct dns_query *q)
 {

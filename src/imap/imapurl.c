@@ -34,17 +34,6 @@ static bool is_digit(int c)
 	return c >= '0' && c <= '9';
 }
 
-static int hexval(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * achar (RFC 5092): unreserved / sub-delims-sh / "&" / "=" (and "%" for
  * pct-encoded, handled by the caller); bchar adds ":", "@" and "/".
@@ -96,8 +85,8 @@ static bool decoded(struct url_p *p, enum url_chars cls, size_t max, char **out)
 	while (p->pos < p->len) {
 		int c = (unsigned char)p->s[p->pos];
 		if (c == '%') {
-			int h = p->pos + 2 < p->len ? hexval((unsigned char)p->s[p->pos + 1]) : -1;
-			int l = h >= 0 ? hexval((unsigned char)p->s[p->pos + 2]) : -1;
+			int h = p->pos + 2 < p->len ? hex_digit((unsigned char)p->s[p->pos + 1]) : -1;
+			int l = h >= 0 ? hex_digit((unsigned char)p->s[p->pos + 2]) : -1;
 			if (l < 0) {
 				buf_free(&b);
 				return fail(p, "Invalid percent-encoding");
@@ -296,7 +285,7 @@ static bool urlauth(struct url_p *p, struct imap_url *u)
 	u->mech = xstrndup(p->s + st, p->pos - st);
 	p->pos++;
 	st = p->pos;
-	while (p->pos < p->len && p->pos - st <= 256 && hexval((unsigned char)p->s[p->pos]) >= 0)
+	while (p->pos < p->len && p->pos - st <= 256 && hex_digit((unsigned char)p->s[p->pos]) >= 0)
 		p->pos++;
 	if (p->pos - st < 32 || p->pos - st > 256)
 		return fail(p, "Invalid URLAUTH token");

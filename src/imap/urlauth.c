@@ -157,14 +157,6 @@ void imap_cmd_resetkey(struct imap_session *s, struct imap_cmd *cmd)
 	imap_ok(s, cmd, "RESETKEY completed");
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Whether the session may read u under its access identifier, and its token is right. */
 static bool url_authorised(struct imap_session *s, const struct imap_url *u, const char *url,
 			   struct imap_url_mailbox *mb)
@@ -189,7 +181,7 @@ static bool url_authorised(struct imap_session *s, const struct imap_url *u, con
 	token_of(key, url, u->rump_len, want);
 	OPENSSL_cleanse(key, sizeof key);
 	for (size_t i = 0; i < TOKEN_LEN; i++)
-		got[i] = (uint8_t)(hexval((unsigned char)u->token[2 * i]) << 4 | hexval((unsigned char)u->token[2 * i + 1]));
+		got[i] = (uint8_t)(hex_digit((unsigned char)u->token[2 * i]) << 4 | hex_digit((unsigned char)u->token[2 * i + 1]));
 	return CRYPTO_memcmp(want, got, TOKEN_LEN) == 0;
 }
 

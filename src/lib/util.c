@@ -116,6 +116,17 @@ void random_id(char *out, size_t n)
 	out[n] = '\0';
 }
 
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 uint64_t now_ms(void)
 {
 	struct timespec ts;

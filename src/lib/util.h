@@ -19,6 +19,9 @@ void ascii_lower(char *s, size_t n);
 bool utf8_valid(const char *s, size_t n);
 bool is_ascii(const char *s, size_t n);
 
+/* The value of a hex digit (either case), -1 for any other octet (a negative char too). */
+int hex_digit(int c);
+
 /*
  * A random identifier of n characters from [0-9A-Z] minus look-alikes,
  * NUL-terminated into out (which holds n + 1).  Used for session and

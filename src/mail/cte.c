@@ -48,14 +48,6 @@ enum mail_cte mail_cte_from_char(char c)
 	return p ? (enum mail_cte)(p - cte_chars) : MAIL_CTE_UNKNOWN;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * RFC 2045 §6.7: "=XX" octets, "=" at the end of a line is a soft break,
  * whitespace at the end of a line is transport padding and goes.
@@ -78,9 +70,9 @@ void mail_qp_decode(const char *s, size_t n, struct buf *out)
 		if (soft)
 			te--;
 		for (size_t k = i; k < te; k++) {
-			if (s[k] == '=' && k + 2 < te && hexval(s[k + 1]) >= 0 &&
-			    hexval(s[k + 2]) >= 0) {
-				buf_putc(out, (char)(hexval(s[k + 1]) * 16 + hexval(s[k + 2])));
+			if (s[k] == '=' && k + 2 < te && hex_digit(s[k + 1]) >= 0 &&
+			    hex_digit(s[k + 2]) >= 0) {
+				buf_putc(out, (char)(hex_digit(s[k + 1]) * 16 + hex_digit(s[k + 2])));
 				k += 2;
 			} else {
 				buf_putc(out, s[k]);

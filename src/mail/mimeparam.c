@@ -360,14 +360,6 @@ void mail_params_free(struct mail_params *p)
 	p->n = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
 void mail_param_decode(const struct mail_param *p, struct buf *out)
 {
 	size_t nl = strlen(p->name);
@@ -393,8 +385,8 @@ void mail_param_decode(const struct mail_param *p, struct buf *out)
 	struct buf raw = BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == '%' && i + 2 < n &&
-		    hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-			buf_putc(&raw, (char)(hexval(v[i + 1]) * 16 + hexval(v[i + 2])));
+		    hex_digit(v[i + 1]) >= 0 && hex_digit(v[i + 2]) >= 0) {
+			buf_putc(&raw, (char)(hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2])));
 			i += 2;
 		} else {
 			buf_putc(&raw, v[i]);

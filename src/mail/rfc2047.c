@@ -21,14 +21,6 @@ struct word {
 	size_t len;             /* whole encoded word */
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	return -1;
-}
-
 /* Parse an encoded word at s[0..n) (s starts with "=?"). */
 static bool parse_word(const char *s, size_t n, struct word *w)
 {
@@ -73,9 +65,9 @@ static void decode_word_bytes(struct buf *out, const struct word *w)
 		char c = w->text[i];
 		if (c == '_') {
 			buf_putc(out, ' ');
-		} else if (c == '=' && i + 2 < w->text_len && hexval(w->text[i + 1]) >= 0 &&
-			   hexval(w->text[i + 2]) >= 0) {
-			buf_putc(out, (char)(hexval(w->text[i + 1]) * 16 + hexval(w->text[i + 2])));
+		} else if (c == '=' && i + 2 < w->text_len && hex_digit(w->text[i + 1]) >= 0 &&
+			   hex_digit(w->text[i + 2]) >= 0) {
+			buf_putc(out, (char)(hex_digit(w->text[i + 1]) * 16 + hex_digit(w->text[i + 2])));
 			i += 2;
 		} else {
 			buf_putc(out, c);

@@ -77,19 +77,12 @@ bool mta_dmarcrpt_request_done(const char *data_dir, char *summary, size_t size)
 
 struct rows {
 	struct store_dmarcrpt_row *r;
-	char **strings;
-	size_t n, nstrings;
+	struct report_strings strings;
+	size_t n;
 	bool truncated;
 	char published[STORE_DMARCRPT_PUBLISHED_MAX + 1];
 	char rua[STORE_DMARCRPT_RUA_MAX + 1];
 };
-
-static const char *rows_keep(struct rows *rs, const char *s)
-{
-	rs->strings = xrealloc(rs->strings, (rs->nstrings + 1) * sizeof *rs->strings);
-	rs->strings[rs->nstrings] = xstrdup(s ? s : "");
-	return rs->strings[rs->nstrings++];
-}
 
 static void rows_collect(void *ctx, const struct store_dmarcrpt_row *r)
 {
@@ -104,23 +97,21 @@ static void rows_collect(void *ctx, const struct store_dmarcrpt_row *r)
 	rs->r = xrealloc(rs->r, (rs->n + 1) * sizeof *rs->r);
 	struct store_dmarcrpt_row *c = &rs->r[rs->n++];
 	*c = *r;
-	c->source_ip = rows_keep(rs, r->source_ip);
-	c->header_from = rows_keep(rs, r->header_from);
-	c->envelope_from = rows_keep(rs, r->envelope_from);
-	c->disposition = rows_keep(rs, r->disposition);
-	c->eval_dkim = rows_keep(rs, r->eval_dkim);
-	c->eval_spf = rows_keep(rs, r->eval_spf);
-	c->dkim_domain = rows_keep(rs, r->dkim_domain);
-	c->dkim_result = rows_keep(rs, r->dkim_result);
-	c->spf_result = rows_keep(rs, r->spf_result);
+	c->source_ip = report_strings_keep(&rs->strings, r->source_ip);
+	c->header_from = report_strings_keep(&rs->strings, r->header_from);
+	c->envelope_from = report_strings_keep(&rs->strings, r->envelope_from);
+	c->disposition = report_strings_keep(&rs->strings, r->disposition);
+	c->eval_dkim = report_strings_keep(&rs->strings, r->eval_dkim);
+	c->eval_spf = report_strings_keep(&rs->strings, r->eval_spf);
+	c->dkim_domain = report_strings_keep(&rs->strings, r->dkim_domain);
+	c->dkim_result = report_strings_keep(&rs->strings, r->dkim_result);
+	c->spf_result = report_strings_keep(&rs->strings, r->spf_result);
 	c->published = c->rua = "";
 }
 
 static void rows_free(struct rows *rs)
 {
-	for (size_t i = 0; i < rs->nstrings; i++)
-		free(rs->strings[i]);
-	free(rs->strings);
+	report_strings_free(&rs->strings);
 	free(rs->r);
 	memset(rs, 0, sizeof *rs);
 }
@@ -298,15 +289,8 @@ static void run(struct mta_dmarcrpt *r)
 		report_run_end(&r->run);
 		return;
 	}
-	if (r->run.nitems == 0) {
-		report_run_end(&r->run);
-		return;
-	}
-	log_info("dmarcrpt", "msg=\"report run\" reports=%zu%s%s", r->run.nitems, r->run.day[0] ? " day=" : "",
-		 r->run.day);
-	r->run.running = true;
-	r->run.cur = 0;
-	event_active(r->next_ev, 0, 0);
+	if (report_run_begin(&r->run))
+		event_active(r->next_ev, 0, 0);
 }
 
 void mta_dmarcrpt_tick(struct mta_dmarcrpt *r)
@@ -335,10 +319,7 @@ struct mta_dmarcrpt *mta_dmarcrpt_new(struct event_base *base, const struct conf
 		free(r);
 		return NULL;
 	}
-	if (cfg->mailauth.dmarc_report_from)
-		snprintf(r->from, sizeof r->from, "%s", cfg->mailauth.dmarc_report_from);
-	else
-		snprintf(r->from, sizeof r->from, "postmaster@%s", cfg->hostname);
+	report_from_address(r->from, sizeof r->from, cfg->mailauth.dmarc_report_from, cfg->hostname);
 	r->keys = dkim_keystore_new(cfg->data_dir);
 	return r;
 }

@@ -29,15 +29,7 @@ void dmarcrpt_mail_write(const struct dmarcrpt_mail *m, struct buf *out, size_t 
 	format_rfc5322_date(date, sizeof date, m->now);
 	random_id(boundary, 32);
 	random_id(msgid_rnd, 20);
-	size_t start = out->len;
-	buf_printf(out, "Return-Path: <%s>\r\n", m->from);
-	if (return_path_len)
-		*return_path_len = out->len - start;
-	buf_printf(out, "From: <%s>\r\n", m->from);
-	buf_printf(out, "To: <%s>\r\n", m->to);
-	buf_printf(out, "Date: %s\r\n", date);
-	buf_printf(out, "Subject: Report Domain: %s\r\n Submitter: %s\r\n Report-ID: <%s>\r\n", m->domain,
-		   m->submitter, m->report_id);
+	report_mail_head(out, m->from, m->to, date, m->domain, m->submitter, m->report_id, return_path_len);
 	buf_printf(out, "Message-ID: <dmarcrpt.%s@%s>\r\n", msgid_rnd, m->submitter);
 	buf_puts(out, "Auto-Submitted: auto-generated\r\n");
 	buf_puts(out, "MIME-Version: 1.0\r\n");

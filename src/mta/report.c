@@ -218,7 +218,59 @@ void report_run_end(struct report_run *rr)
 	rr->running = false;
 }
 
+bool report_run_begin(struct report_run *rr)
+{
+	if (rr->nitems == 0) {
+		report_run_end(rr);
+		return false;
+	}
+	log_info(rr->sub, "msg=\"report run\" reports=%zu%s%s", rr->nitems, rr->day[0] ? " day=" : "", rr->day);
+	rr->running = true;
+	rr->cur = 0;
+	return true;
+}
+
+const char *report_strings_keep(struct report_strings *rs, const char *s)
+{
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 32;
+		rs->v = xrealloc(rs->v, rs->cap * sizeof *rs->v);
+	}
+	rs->v[rs->n] = xstrdup(s ? s : "");
+	return rs->v[rs->n++];
+}
+
+void report_strings_free(struct report_strings *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		free(rs->v[i]);
+	free(rs->v);
+	memset(rs, 0, sizeof *rs);
+}
+
+void report_from_address(char *out, size_t size, const char *configured, const char *hostname)
+{
+	if (configured)
+		snprintf(out, size, "%s", configured);
+	else
+		snprintf(out, size, "postmaster@%s", hostname);
+}
+
 /* ---- the report mail ----------------------------------------------------------------- */
+
+void report_mail_head(struct buf *out, const char *from, const char *to, const char *date, const char *domain,
+		      const char *submitter, const char *report_id, size_t *return_path_len)
+{
+	size_t start = out->len;
+	buf_printf(out, "Return-Path: <%s>\r\n", from);
+	if (return_path_len)
+		*return_path_len = out->len - start;
+	buf_printf(out, "From: <%s>\r\n", from);
+	buf_printf(out, "To: <%s>\r\n", to);
+	buf_printf(out, "Date: %s\r\n", date);
+	buf_printf(out, "Subject: Report Domain: %s\r\n Submitter: %s\r\n Report-ID: <%s>\r\n", domain, submitter,
+		   report_id);
+}
 
 #define B64_LINE 76
 

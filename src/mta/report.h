@@ -75,6 +75,32 @@ bool report_run_due(struct report_run *rr);
 void report_run_offer(struct report_run *rr, const char *day, const char *domain);
 /* The run is over (or never started): answer a request, drop the items. */
 void report_run_end(struct report_run *rr);
+/* The items are collected: none ends the run (false); else it is logged and runs from the first (true). */
+bool report_run_begin(struct report_run *rr);
+
+/*
+ * The strings a report copies out of store rows while it is built (a
+ * row's own are valid only inside the store's callback).
+ */
+struct report_strings {
+	char **v;
+	size_t n, cap;
+};
+/* A copy of s ("" for NULL) that lives until report_strings_free. */
+const char *report_strings_keep(struct report_strings *rs, const char *s);
+void report_strings_free(struct report_strings *rs);
+
+/* The configured report sender, or postmaster@ the hostname. */
+void report_from_address(char *out, size_t size, const char *configured, const char *hostname);
+
+/*
+ * The first fields of a report mail, alike for DMARC (RFC 7489 §7.2.1.1)
+ * and TLS-RPT (RFC 8460 §5.3): Return-Path (its length in
+ * *return_path_len), From, To, Date and the "Report Domain: ...
+ * Submitter: ... Report-ID: <...>" Subject.
+ */
+void report_mail_head(struct buf *out, const char *from, const char *to, const char *date, const char *domain,
+		      const char *submitter, const char *report_id, size_t *return_path_len);
 
 /*
  * One MIME part of a report mail: "--boundary", the Content-Type, a

@@ -317,17 +317,10 @@ static void post_start(struct mta_tlsrpt *r, const struct tlsrpt_uri *u, const c
 /* A day's rows for one domain, owned. */
 struct rows {
 	struct store_tlsrpt_result *r;
-	char **strings;
-	size_t n, nstrings;
+	struct report_strings strings;
+	size_t n;
 	bool truncated;
 };
-
-static const char *rows_keep(struct rows *rs, const char *s)
-{
-	rs->strings = xrealloc(rs->strings, (rs->nstrings + 1) * sizeof *rs->strings);
-	rs->strings[rs->nstrings] = xstrdup(s ? s : "");
-	return rs->strings[rs->nstrings++];
-}
 
 static void rows_collect(void *ctx, const struct store_tlsrpt_result *r)
 {
@@ -339,22 +332,20 @@ static void rows_collect(void *ctx, const struct store_tlsrpt_result *r)
 	rs->r = xrealloc(rs->r, (rs->n + 1) * sizeof *rs->r);
 	struct store_tlsrpt_result *c = &rs->r[rs->n++];
 	*c = *r;
-	c->day = rows_keep(rs, r->day);
-	c->domain = rows_keep(rs, r->domain);
-	c->policy_type = rows_keep(rs, r->policy_type);
-	c->policy_strings = rows_keep(rs, r->policy_strings);
-	c->mx_hosts = rows_keep(rs, r->mx_hosts);
-	c->result_type = rows_keep(rs, r->result_type);
-	c->sending_ip = rows_keep(rs, r->sending_ip);
-	c->receiving_mx = rows_keep(rs, r->receiving_mx);
-	c->receiving_ip = rows_keep(rs, r->receiving_ip);
+	c->day = report_strings_keep(&rs->strings, r->day);
+	c->domain = report_strings_keep(&rs->strings, r->domain);
+	c->policy_type = report_strings_keep(&rs->strings, r->policy_type);
+	c->policy_strings = report_strings_keep(&rs->strings, r->policy_strings);
+	c->mx_hosts = report_strings_keep(&rs->strings, r->mx_hosts);
+	c->result_type = report_strings_keep(&rs->strings, r->result_type);
+	c->sending_ip = report_strings_keep(&rs->strings, r->sending_ip);
+	c->receiving_mx = report_strings_keep(&rs->strings, r->receiving_mx);
+	c->receiving_ip = report_strings_keep(&rs->strings, r->receiving_ip);
 }
 
 static void rows_free(struct rows *rs)
 {
-	for (size_t i = 0; i < rs->nstrings; i++)
-		free(rs->strings[i]);
-	free(rs->strings);
+	report_strings_free(&rs->strings);
 	free(rs->r);
 	memset(rs, 0, sizeof *rs);
 }
@@ -513,14 +504,8 @@ static void run(struct mta_tlsrpt *r)
 		report_run_end(&r->run);
 		return;
 	}
-	if (r->run.nitems == 0) {
-		report_run_end(&r->run);
-		return;
-	}
-	log_info("tlsrpt", "msg=\"report run\" reports=%zu%s%s", r->run.nitems, r->run.day[0] ? " day=" : "", r->run.day);
-	r->run.running = true;
-	r->run.cur = 0;
-	item_start(r);
+	if (report_run_begin(&r->run))
+		item_start(r);
 }
 
 void mta_tlsrpt_tick(struct mta_tlsrpt *r)
@@ -549,10 +534,7 @@ struct mta_tlsrpt *mta_tlsrpt_new(struct event_base *base, const struct config *
 		free(r);
 		return NULL;
 	}
-	if (cfg->delivery.tlsrpt_from)
-		snprintf(r->from, sizeof r->from, "%s", cfg->delivery.tlsrpt_from);
-	else
-		snprintf(r->from, sizeof r->from, "postmaster@%s", cfg->hostname);
+	report_from_address(r->from, sizeof r->from, cfg->delivery.tlsrpt_from, cfg->hostname);
 	r->keys = dkim_keystore_new(cfg->data_dir);
 	return r;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/util.h"
 
 static void set_why(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_why(char *why, size_t size, const char *fmt, ...)
@@ -43,17 +44,6 @@ static bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <
 static bool uri_char(unsigned char c) { return c >= 0x21 && c <= 0x7e && c != ',' && c != ';'; }
 static bool ext_value_char(unsigned char c) { return c >= 0x21 && c <= 0x7e && c != ';' && c != '='; }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "mailto:" addr-spec [ "?" hfields ]; the address percent-decoded. */
 static bool parse_mailto(const char *p, size_t n, struct tlsrpt_uri *u)
 {
@@ -66,7 +56,7 @@ static bool parse_mailto(const char *p, size_t n, struct tlsrpt_uri *u)
 		if (c == '%') {
 			if (i + 2 >= end)
 				return false;
-			int h = hexval(p[i + 1]), l = hexval(p[i + 2]);
+			int h = hex_digit(p[i + 1]), l = hex_digit(p[i + 2]);
 			if (h < 0 || l < 0)
 				return false;
 			c = (char)(h * 16 + l);

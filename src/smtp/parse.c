@@ -177,17 +177,6 @@ static bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* RFC 5322 atext, widened by RFC 6531 to any UTF-8 non-ASCII byte (validity is checked separately). */
 static bool is_atext(unsigned char c)
 {
@@ -242,8 +231,8 @@ bool smtp_xtext_decode(const char *s, size_t len, char *out, size_t outsize)
 		if (c == '+') {
 			if (len - i < 3)
 				goto fail;
-			int hi = hex_value((unsigned char)s[i + 1]);
-			int lo = hex_value((unsigned char)s[i + 2]);
+			int hi = hex_digit((unsigned char)s[i + 1]);
+			int lo = hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				goto fail;
 			c = (unsigned char)(hi << 4 | lo);
@@ -313,7 +302,7 @@ static bool parse_address_literal(const char *d, size_t n, char *out, size_t out
 		return false;
 	/* inet_pton stops at a NUL: make sure there is none, nor anything odd. */
 	for (size_t i = 0; i < n; i++)
-		if (!(hex_value((unsigned char)d[i]) >= 0 || d[i] == '.' || d[i] == ':'))
+		if (!(hex_digit((unsigned char)d[i]) >= 0 || d[i] == '.' || d[i] == ':'))
 			return false;
 	memcpy(tmp, d, n);
 	tmp[n] = '\0';

@@ -9,7 +9,9 @@
  *
  * FETCH runs as a job: a batch of messages per step, and the next step
  * only once the output has drained below IMAP_OUTPUT_MAX, so "FETCH 1:*"
- * on 100,000 messages costs a bounded amount of memory.
+ * on 100,000 messages costs a bounded amount of memory.  NOTIFY's
+ * MessageNew fetch-atts (notify.c) use the same code through
+ * imap_fetch_unsolicited, with the same limit on output.
  */
 #include "imap/session.h"
 #include "imap/searchcmd.h"
@@ -271,6 +273,43 @@ static bool sets_seen(const struct imap_fetch_att *a)
 	}
 }
 
+/* FLAGS and MODSEQ asked for (fetch_one puts them first); whether an item sets \Seen. */
+static bool fetch_wants(struct fetch_job *f, const struct imap_cmd *cmd)
+{
+	bool seen = false;
+	for (size_t i = 0; i < cmd->natts; i++) {
+		const struct imap_fetch_att *a = &cmd->atts[i];
+		if (a->type == FA_FLAGS)
+			f->want_flags = true;
+		if (a->type == FA_MODSEQ)
+			f->want_modseq = true;
+		if (sets_seen(a))
+			seen = true;
+	}
+	return seen;
+}
+
+size_t imap_fetch_unsolicited(struct imap_session *s, struct imap_cmd *cmd, const uint32_t *uids, size_t n)
+{
+	struct fetch_job f = { .cmd = cmd, .uids = (uint32_t *)uids, .n = n };
+	(void)fetch_wants(&f, cmd);
+	if (s->condstore && f.want_flags)
+		f.want_modseq = true;   /* RFC 7162 §3.1.4.1, as for FETCH */
+	size_t next = 0;
+	while (next < n && s->c && s->view && conn_output_pending(s->c) <= IMAP_OUTPUT_MAX) {
+		size_t end = next + FETCH_BATCH < n ? next + FETCH_BATCH : n;
+		struct fetch_msg fm = { &f, s, next, end, false };
+		enum store_status st = store_message_range(imap_store(s), s->view->mailbox_id, uids[next],
+							   uids[end - 1], 0, fetch_one, &fm);
+		flush_out(s, &f.out);
+		next = fm.stopped ? fm.pos : end;
+		if (st != STORE_OK)
+			next = n;       /* logged by the store; no tagged reply to carry a NO */
+	}
+	buf_free(&f.out);
+	return next;
+}
+
 static void ignore_change(void *ctx, const struct store_change *c)
 {
 	uint64_t *modseq = ctx;
@@ -345,16 +384,7 @@ void imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		imap_bad(s, cmd->tag, "Invalid message sequence number");
 		return;
 	}
-	bool seen = false;
-	for (size_t i = 0; i < cmd->natts; i++) {
-		const struct imap_fetch_att *a = &cmd->atts[i];
-		if (a->type == FA_FLAGS)
-			f->want_flags = true;
-		if (a->type == FA_MODSEQ)
-			f->want_modseq = true;
-		if (sets_seen(a))
-			seen = true;
-	}
+	bool seen = fetch_wants(f, cmd);
 	if (f->want_modseq || cmd->changedsince)
 		imap_condstore_enable(s);
 	if (cmd->changedsince || (s->condstore && f->want_flags))

@@ -6,7 +6,8 @@
  *
  * FETCH, STORE and flag lists live in parse_fetch.c, SEARCH in
  * parse_search.c, the mailbox commands with options (SELECT, CREATE, LIST,
- * LSUB, STATUS) in parse_list.c; parse_priv.h is what they share.  The grammar is RFC 9051
+ * LSUB, STATUS) in parse_list.c, NOTIFY in parse_notify.c; parse_priv.h is
+ * what they share.  The grammar is RFC 9051
  * §9 with the RFC 3501 forms clients still send, and the extensions tern
  * announces.  The parser never reads outside [text, text + len), recurses
  * only in SEARCH (depth-limited), and allocates in proportion to the text.
@@ -889,6 +890,7 @@ static const struct command commands[] = {
 	{ "GENURLAUTH", IMAP_CMD_GENURLAUTH, cmd_genurlauth, false },
 	{ "RESETKEY", IMAP_CMD_RESETKEY, cmd_resetkey, false },
 	{ "URLFETCH", IMAP_CMD_URLFETCH, cmd_urlfetch, false },
+	{ "NOTIFY", IMAP_CMD_NOTIFY, imap_p_cmd_notify, false },
 };
 
 static const struct command *find_command(const char *a, size_t n)
@@ -958,6 +960,7 @@ static void cmd_clear(struct imap_cmd *c)
 	imap_skey_free(c->search);
 	c->search = NULL;
 	imap_p_str_free(&c->arg);
+	imap_p_notify_free(c);
 }
 
 void imap_cmd_free(struct imap_cmd *c)

@@ -58,6 +58,7 @@ enum imap_cmd_type {
 	IMAP_CMD_GETQUOTAROOT, IMAP_CMD_SETQUOTA,
 	IMAP_CMD_SORT, IMAP_CMD_THREAD, IMAP_CMD_CANCELUPDATE,
 	IMAP_CMD_GENURLAUTH, IMAP_CMD_RESETKEY, IMAP_CMD_URLFETCH,     /* URLAUTH, RFC 4467 */
+	IMAP_CMD_NOTIFY,                                                /* RFC 5465 */
 };
 
 /* STATUS items (also LIST RETURN (STATUS (...))). */
@@ -125,6 +126,37 @@ static inline uint64_t imap_append_total_limit(uint64_t limit)
 {
 	return limit > UINT64_MAX / IMAP_APPEND_TOTAL_FACTOR ? UINT64_MAX : limit * IMAP_APPEND_TOTAL_FACTOR;
 }
+
+/*
+ * NOTIFY (RFC 5465, parse_notify.c): NOTIFY NONE, or NOTIFY SET [STATUS]
+ * and its event groups.  Past the limits the command is still read to its
+ * end and then refused with NO [LIMIT] (IMAP_PARSE_NO); an event tern
+ * does not support makes it NO [BADEVENT (...)].
+ */
+#define IMAP_NOTIFY_MAX_GROUPS 32       /* event groups in one NOTIFY SET */
+#define IMAP_NOTIFY_MAX_NAMES 1000      /* mailbox names in all its groups together */
+
+enum imap_notify_filter {
+	IMAP_NF_SELECTED, IMAP_NF_SELECTED_DELAYED, IMAP_NF_INBOXES, IMAP_NF_PERSONAL,
+	IMAP_NF_SUBSCRIBED, IMAP_NF_SUBTREE, IMAP_NF_MAILBOXES,
+};
+
+/* The events tern supports (the list BADEVENT names). */
+enum {
+	IMAP_NEV_MESSAGENEW         = 1 << 0,
+	IMAP_NEV_MESSAGEEXPUNGE     = 1 << 1,
+	IMAP_NEV_FLAGCHANGE         = 1 << 2,
+	IMAP_NEV_MAILBOXNAME        = 1 << 3,
+	IMAP_NEV_SUBSCRIPTIONCHANGE = 1 << 4,
+};
+#define IMAP_NEV_MESSAGE (IMAP_NEV_MESSAGENEW | IMAP_NEV_MESSAGEEXPUNGE | IMAP_NEV_FLAGCHANGE)
+
+struct imap_notify_group {
+	enum imap_notify_filter filter;
+	unsigned events;            /* IMAP_NEV_*; 0 for NONE */
+	struct imap_str *mailboxes; /* subtree / mailboxes: the names as sent */
+	size_t nmailboxes;
+};
 
 /* One part of a CATENATE message: TEXT literal (spooled like a message) or URL. */
 struct imap_catpart {
@@ -219,6 +251,12 @@ struct imap_cmd {
 	size_t nsort;
 	enum imap_thread_alg thread_alg;
 	int32_t partial_lo, partial_hi;
+
+	/* NOTIFY; the selected group's MessageNew fetch-atts are in atts */
+	bool notify_none;           /* NOTIFY NONE (else SET) */
+	bool notify_status;         /* SET STATUS */
+	struct imap_notify_group *notify_groups;
+	size_t notify_ngroups;
 
 	/* COMPRESS mechanism; GETQUOTA / SETQUOTA root */
 	struct imap_str arg;

@@ -277,6 +277,21 @@ static bool fetch_att(struct imap_p *p)
 	return true;
 }
 
+bool imap_p_fetch_att_list(struct imap_p *p)
+{
+	p->pos++;
+	if (imap_p_peek(p) == ')')
+		return imap_p_fail(p, "Empty fetch attribute list");
+	for (;;) {
+		if (!fetch_att(p))
+			return false;
+		if (imap_p_peek(p) != ' ')
+			break;
+		p->pos++;
+	}
+	return imap_p_char(p, ')', "Invalid fetch attribute list");
+}
+
 /* ALL / FAST / FULL */
 static bool fetch_macro(struct imap_p *p, bool *done)
 {
@@ -340,17 +355,7 @@ bool imap_p_cmd_fetch(struct imap_p *p)
 	    !imap_p_arg(p, "Missing fetch attributes"))
 		return false;
 	if (imap_p_peek(p) == '(') {
-		p->pos++;
-		if (imap_p_peek(p) == ')')
-			return imap_p_fail(p, "Empty fetch attribute list");
-		for (;;) {
-			if (!fetch_att(p))
-				return false;
-			if (imap_p_peek(p) != ' ')
-				break;
-			p->pos++;
-		}
-		if (!imap_p_char(p, ')', "Invalid fetch attribute list"))
+		if (!imap_p_fetch_att_list(p))
 			return false;
 	} else {
 		bool macro;

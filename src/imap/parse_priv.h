@@ -2,8 +2,9 @@
  * parse_priv.h — what the pieces of the IMAP command parser share:
  * parse.c (the cursor, tokens, strings, literals, numbers, dates, the
  * command table and the simple commands), parse_fetch.c (FETCH, STORE,
- * flag lists), parse_search.c (SEARCH keys) and parse_list.c (SELECT,
- * CREATE, LIST, LSUB, STATUS).  Not for use outside those files.
+ * flag lists), parse_search.c (SEARCH keys), parse_list.c (SELECT,
+ * CREATE, LIST, LSUB, STATUS) and parse_notify.c (NOTIFY).  Not for use
+ * outside those files.
  *
  * Every imap_p_* function returns false after recording a reason with
  * imap_p_fail(); the first reason recorded is the one the client sees.
@@ -80,6 +81,12 @@ bool imap_p_flags(struct imap_p *p, bool bare, uint32_t *flags, char **keywords)
 bool imap_p_status_atts(struct imap_p *p, unsigned *items);
 /* SEARCH date: date-text or DQUOTE date-text DQUOTE, as days since 1970-01-01. */
 bool imap_p_search_date(struct imap_p *p, int64_t *days);
+
+/* "(" fetch-att *(SP fetch-att) ")", appended to cmd->atts; the cursor is on the '('. */
+bool imap_p_fetch_att_list(struct imap_p *p);
+/* NOTIFY arguments (parse_notify.c); cmd_clear frees them with imap_p_notify_free. */
+bool imap_p_cmd_notify(struct imap_p *p);
+void imap_p_notify_free(struct imap_cmd *c);
 
 bool imap_p_cmd_fetch(struct imap_p *p);
 bool imap_p_cmd_store(struct imap_p *p);

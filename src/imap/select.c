@@ -10,6 +10,8 @@
  * sequence numbers (RFC 9051 §7.5.1), and announced at the next point
  * where EXPUNGE responses are allowed.  Other sessions' commits wake a
  * session in IDLE through a store watch (store_notify -> event_active).
+ * Under NOTIFY (notify.c) the kinds of news the client did not ask for
+ * wait: expunges in gone, new messages in held (not yet in the view).
  */
 #include "imap/session.h"
 #include "imap/searchcmd.h"
@@ -251,6 +253,12 @@ static void collect_change(void *ctx, const struct store_change *c)
 	if (c->expunged) {
 		if (imap_view_seq(v, c->uid) && !is_gone(v, c->uid))
 			push_u32(&cl->gone, &cl->ngone, &cl->capgone, c->uid);
+		size_t h = imap_lower_bound(v->held, v->nheld, c->uid);
+		if (h < v->nheld && v->held[h] == c->uid) {
+			/* never announced, so nothing to announce now */
+			memmove(v->held + h, v->held + h + 1, (v->nheld - h - 1) * sizeof *v->held);
+			v->nheld--;
+		}
 		return;
 	}
 	if (c->uid > last) {
@@ -377,11 +385,13 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 	if (st != STORE_OK)
 		goto out;
 
+	/* NOTIFY decides which kinds of news this mailbox gets; the others wait in gone and held. */
+	unsigned events = imap_notify_selected_events(s);
 	/* Expunges by others join the held-back list. */
 	for (size_t i = 0; i < cl.ngone; i++)
 		push_u32(&v->gone, &v->ngone, &v->capgone, cl.gone[i]);
 	v->gone = dedupe_sorted(v->gone, &v->ngone);
-	if (expunges_ok && v->ngone) {
+	if (expunges_ok && (events & IMAP_NEV_MESSAGEEXPUNGE) && v->ngone) {
 		uint32_t *gone = v->gone;
 		size_t ngone = v->ngone;
 		v->gone = NULL;
@@ -390,6 +400,17 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 		free(gone);
 	}
 
+	if (cl.nfresh && !(events & IMAP_NEV_MESSAGENEW)) {
+		for (size_t i = 0; i < cl.nfresh; i++)
+			push_u32(&v->held, &v->nheld, &v->capheld, cl.fresh[i]);
+		v->held = dedupe_sorted(v->held, &v->nheld);
+		cl.nfresh = 0;
+	} else if (v->nheld && (events & IMAP_NEV_MESSAGENEW)) {
+		for (size_t i = 0; i < v->nheld; i++)
+			push_u32(&cl.fresh, &cl.nfresh, &cl.capfresh, v->held[i]);
+		XFREE(&v->held);
+		v->nheld = v->capheld = 0;
+	}
 	if (cl.nfresh) {
 		cl.fresh = dedupe_sorted(cl.fresh, &cl.nfresh);
 		if (v->n + cl.nfresh > v->cap) {
@@ -402,9 +423,10 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 		claim_recent(s);
 		if (!s->rev2)
 			imap_untagged(s, "%zu RECENT", recent_count(v));
+		imap_notify_new_messages(s, cl.fresh, cl.nfresh);
 	}
 
-	if (cl.nchanged) {
+	if (cl.nchanged && (events & IMAP_NEV_FLAGCHANGE)) {
 		struct buf kw = BUF_INIT;
 		struct buf b = BUF_INIT;
 		for (size_t i = 0; i < cl.nchanged; i++) {
@@ -422,7 +444,7 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 				buf_puts(&kw, f->keywords);
 			}
 			buf_printf(&b, "* %u FETCH (", seq);
-			if (s->qresync)
+			if (s->qresync || s->notify)    /* RFC 5465 §5.1: UID and FLAGS */
 				buf_printf(&b, "UID %u ", f->uid);
 			buf_puts(&b, "FLAGS ");
 			imap_put_flags(&b, f->flags, f->keywords, imap_is_recent(s, f->uid));
@@ -492,6 +514,7 @@ void imap_view_free(struct imap_session *s)
 	free(v->name);
 	free(v->uids);
 	free(v->gone);
+	free(v->held);
 	free(v->keywords);
 	imap_seqset_free(&v->saved);
 	free(v);

@@ -108,6 +108,7 @@ void imap_ok(struct imap_session *s, const struct imap_cmd *cmd, const char *fmt
 						cmd->type != IMAP_CMD_THREAD);
 		imap_sync(s, expunges_ok);
 	}
+	imap_notify_push(s);    /* NOTIFY: other mailboxes' news before the tagged reply */
 	va_list ap;
 	va_start(ap, fmt);
 	vline(s, cmd->tag, "OK", fmt, ap);
@@ -317,6 +318,7 @@ static void session_free(struct imap_session *s)
 		XFREE(&s->cmd_parsed);
 	}
 	imap_search_ctx_free_all(s);
+	imap_notify_free(s);
 	imap_view_free(s);
 	imap_auth_cleanup(s);
 	imap_append_cleanup(s);
@@ -476,6 +478,7 @@ static void run(struct imap_session *s, struct imap_cmd *cmd)
 	case IMAP_CMD_GENURLAUTH: imap_cmd_genurlauth(s, cmd); break;
 	case IMAP_CMD_RESETKEY: imap_cmd_resetkey(s, cmd); break;
 	case IMAP_CMD_URLFETCH: imap_cmd_urlfetch(s, cmd); break;
+	case IMAP_CMD_NOTIFY: imap_cmd_notify(s, cmd); break;
 	case IMAP_CMD_FETCH: imap_cmd_fetch(s, cmd); break;
 	case IMAP_CMD_STORE: imap_cmd_store(s, cmd); break;
 	case IMAP_CMD_COPY:
@@ -770,6 +773,9 @@ void imap_process(struct imap_session *s)
 			conn_notify_drained(s->c);
 			return;
 		}
+		/* NOTIFY: news that came while a command was in progress, now that none is */
+		if (s->busy == IBUSY_NONE && s->in == IN_LINE && s->cmd.len == 0 && imap_notify_pending(s))
+			imap_notify_wake(s);
 		if (s->shutting_down && s->busy == IBUSY_NONE && s->in == IN_LINE && s->cmd.len == 0) {
 			imap_untagged(s, "BYE Server shutting down");
 			imap_close(s);
@@ -918,6 +924,7 @@ static void on_closed(struct conn *c, enum conn_end why)
 	log_info("imap", "session=%s msg=\"session end\" user=%s", c->id, lq(s->user[0] ? s->user : "-"));
 	s->c = NULL;
 	/* Stop notifications first: after this nothing activates wake. */
+	imap_notify_free(s);
 	imap_view_free(s);
 	if (session_in_flight(s)) {
 		s->orphan = true;

@@ -5,8 +5,8 @@
  * mailboxes.c: CREATE DELETE RENAME SUBSCRIBE LIST LSUB NAMESPACE STATUS
  * and QUOTA; select.c: SELECT EXAMINE CLOSE UNSELECT, the message view and
  * untagged updates; fetch.c: FETCH; modify.c: STORE EXPUNGE COPY MOVE;
- * searchcmd.c: SEARCH; append.c: APPEND; idle.c: IDLE).  Not for use
- * outside src/imap/.
+ * searchcmd.c: SEARCH; append.c: APPEND; idle.c: IDLE; notify.c: NOTIFY).
+ * Not for use outside src/imap/.
  *
  * States (RFC 9051 §3):  NOTAUTH --LOGIN/AUTHENTICATE--> AUTH
  *   --SELECT/EXAMINE--> SELECTED --CLOSE/UNSELECT--> AUTH;  any --LOGOUT--> end.
@@ -78,6 +78,8 @@ struct imap_view {
 	size_t n, cap;
 	uint32_t *gone;                 /* expunged by others, not yet announced (ascending) */
 	size_t ngone, capgone;
+	uint32_t *held;                 /* new, not announced: NOTIFY without MessageNew here (ascending) */
+	size_t nheld, capheld;
 	uint64_t modseq;                /* changes up to this are reflected */
 	char *keywords;                 /* keywords announced in FLAGS */
 	struct store_watch *watch;
@@ -147,6 +149,7 @@ struct imap_session {
 	struct imap_view *view;         /* SELECTED */
 	struct imap_search_ctx *search_ctxs;    /* RETURN (UPDATE) searches (searchctx.c) */
 	struct event *wake;             /* activated by store notifications */
+	struct imap_notify *notify;     /* NOTIFY SET in force (notify.c), NULL without */
 
 	/* APPEND in flight (the first of its messages) */
 	struct store_delivery *delivery;
@@ -262,6 +265,27 @@ void imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd);
 void imap_idle_line(struct imap_session *s, const char *line, size_t len);
 void imap_idle_wake(struct imap_session *s);
 void imap_cmd_compress(struct imap_session *s, struct imap_cmd *cmd);
+/*
+ * The FETCH responses for uids (in the view, ascending) with cmd's
+ * fetch-atts, unsolicited (NOTIFY MessageNew); never sets \Seen.  Stops
+ * once output backs up past IMAP_OUTPUT_MAX: returns how many were done.
+ */
+size_t imap_fetch_unsolicited(struct imap_session *s, struct imap_cmd *cmd, const uint32_t *uids, size_t n);
+
+/* ---- notify.c: NOTIFY (RFC 5465) -------------------------------------------- */
+void imap_cmd_notify(struct imap_session *s, struct imap_cmd *cmd);
+/* The IMAP_NEV_* message events the selected mailbox gets: all of them without NOTIFY. */
+unsigned imap_notify_selected_events(const struct imap_session *s);
+/* imap_sync announced uids (ascending) with EXISTS: MessageNew's fetch-atts follow. */
+void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t n);
+/* News of other mailboxes (STATUS, LIST) and unsent MessageNew FETCHes, now. */
+void imap_notify_push(struct imap_session *s);
+/* A store notification while not in IDLE: everything, when no command is in progress. */
+void imap_notify_wake(struct imap_session *s);
+/* Something waits for the next point where it may be sent. */
+bool imap_notify_pending(const struct imap_session *s);
+/* Back to no NOTIFY (NOTIFY NONE, logout): watches removed first. */
+void imap_notify_free(struct imap_session *s);
 
 /* ---- urlauth.c: URLAUTH (RFC 4467) ------------------------------------------ */
 void imap_cmd_genurlauth(struct imap_session *s, struct imap_cmd *cmd);

@@ -1,12 +1,16 @@
 /*
  * notify.c — in-process change notification (store_watch_add,
- * store_watch_remove, store_notify) and the in-memory mailbox locks
+ * store_watch_remove, store_notify; per account store_account_watch_add and
+ * store_notify_account) and the in-memory mailbox locks
  * (store_mailbox_lock/unlock); see store.h.
  *
  * Backend-independent: whatever backend commits a change, the committer
  * calls store_notify(mailbox_id) and every watcher of that mailbox in this
  * process hears of it.  (A PostgreSQL backend would add LISTEN/NOTIFY
  * for the other processes; nothing here would change.)
+ *
+ * An account's watchers share the table under the key -account_id (mailbox
+ * and account ids are both positive, so the two never meet).
  *
  * The watchers live in a fixed hash table of singly linked lists keyed by
  * mailbox id, under one mutex.  store_notify calls each watcher's fn while
@@ -89,6 +93,16 @@ void store_notify(int64_t mailbox_id)
 		if (w->mailbox_id == mailbox_id)
 			w->fn(w->arg);
 	pthread_mutex_unlock(&watch_mutex);
+}
+
+struct store_watch *store_account_watch_add(int64_t account_id, void (*fn)(void *arg), void *arg)
+{
+	return store_watch_add(-account_id, fn, arg);
+}
+
+void store_notify_account(int64_t account_id)
+{
+	store_notify(-account_id);
 }
 
 bool store_mailbox_lock(int64_t mailbox_id)

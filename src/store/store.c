@@ -221,22 +221,34 @@ enum store_status store_mailbox_info(struct store *s, int64_t account_id, const 
 enum store_status store_mailbox_create(struct store *s, int64_t account_id, const char *name,
 				       const char *special_use)
 {
-	return ops_of(s)->mailbox_create(s, account_id, name, special_use);
+	enum store_status st = ops_of(s)->mailbox_create(s, account_id, name, special_use);
+	if (st == STORE_OK)
+		store_notify_account(account_id);
+	return st;
 }
 
 enum store_status store_mailbox_delete(struct store *s, int64_t account_id, const char *name)
 {
-	return ops_of(s)->mailbox_delete(s, account_id, name);
+	enum store_status st = ops_of(s)->mailbox_delete(s, account_id, name);
+	if (st == STORE_OK)
+		store_notify_account(account_id);
+	return st;
 }
 
 enum store_status store_mailbox_rename(struct store *s, int64_t account_id, const char *from, const char *to)
 {
-	return ops_of(s)->mailbox_rename(s, account_id, from, to);
+	enum store_status st = ops_of(s)->mailbox_rename(s, account_id, from, to);
+	if (st == STORE_OK)
+		store_notify_account(account_id);
+	return st;
 }
 
 enum store_status store_mailbox_subscribe(struct store *s, int64_t account_id, const char *name, bool on)
 {
-	return ops_of(s)->mailbox_subscribe(s, account_id, name, on);
+	enum store_status st = ops_of(s)->mailbox_subscribe(s, account_id, name, on);
+	if (st == STORE_OK)
+		store_notify_account(account_id);
+	return st;
 }
 
 enum store_status store_subscriptions(struct store *s, int64_t account_id, store_name_cb cb, void *ctx)

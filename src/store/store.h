@@ -413,6 +413,15 @@ struct store_watch *store_watch_add(int64_t mailbox_id, void (*fn)(void *arg), v
 /* After this returns fn is not running and will not be called again. */
 void store_watch_remove(struct store_watch **w);
 void store_notify(int64_t mailbox_id);
+/*
+ * The same per account, for changes to its list of mailboxes: a mailbox
+ * created, deleted or renamed, a subscription added or removed.  The
+ * store calls store_notify_account after each of those commits (what
+ * changed is for the watcher to find out); the same rules for fn apply.
+ * Remove with store_watch_remove.
+ */
+struct store_watch *store_account_watch_add(int64_t account_id, void (*fn)(void *arg), void *arg);
+void store_notify_account(int64_t account_id);
 
 /*
  * In-process exclusive lock on a mailbox (POP3's one session per maildrop).

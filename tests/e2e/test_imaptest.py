@@ -61,8 +61,6 @@ SOURCE = os.environ.get("TERN_IMAPTEST_SRC", os.path.join(os.path.dirname(os.pat
 # gives.  Strict: a group that starts passing fails here until it is taken
 # off the list, so the list can only shrink.
 KNOWN_FAILING = {
-    # imaptest runs none of its commands: tern does not announce NOTIFY.
-    "notify": "needs NOTIFY (RFC 5465), which tern does not implement yet",
     "urlauth-binary": "URLFETCH (url BINARY BODYPARTSTRUCTURE) (RFC 5524) is not implemented",
     # Needs imaptest's user2= (a second account) and mailbox set-up for it,
     # which this harness does not give; no command runs.

@@ -9,9 +9,9 @@
  *    (expunges in gone, new messages in held).  MessageNew fetch-atts are
  *    sent after EXISTS through fetch.c (imap_fetch_unsolicited), as much
  *    as the output allows; the rest waits in fetch[] for the socket.
- *  - for the other groups, one entry per mailbox of the account (all of
- *    them, sorted by id; at most NOTIFY_MAX_MAILBOXES), each with the
- *    union of the events of the groups that match it (as Dovecot does),
+ *  - for the other groups, one entry per mailbox of the account that a
+ *    group matches (sorted by id; at most NOTIFY_MAX_MAILBOXES), each with
+ *    the union of the events of the groups that match it (as Dovecot does),
  *    a store watch when that includes a message event, and the STATUS
  *    values the client was last told.  A watch puts its entry on the
  *    dirty list (under mu: watches fire on the committer's thread) and
@@ -85,7 +85,7 @@ struct imap_notify {
 	struct store_watch *account_watch;
 	struct notify_mbox **mb;        /* every mailbox of the account, by id */
 	size_t nmb;
-	struct notify_mbox **byname;    /* the same, by name (for \HasChildren) */
+	struct notify_mbox **byname;    /* the same, by name */
 	char **subs;                    /* subscribed names, sorted */
 	size_t nsubs;
 	pthread_mutex_t mu;             /* dirty, account_dirty */
@@ -272,28 +272,17 @@ void imap_notify_free(struct imap_session *s)
 
 /* ---- responses ---------------------------------------------------------------- */
 
+static void children_cb(void *ctx, const struct store_mailbox_info *mb)
+{
+	*(bool *)ctx = mb->has_children;
+}
+
+/* Asked of the store: the entries hold only the mailboxes that are watched. */
 static bool has_children(const struct imap_notify *n, const char *name)
 {
-	size_t len = strlen(name);
-	size_t lo = 0, hi = n->nmb;
-	while (lo < hi) {       /* the first name > name: a child sorts right after its parent's "/" */
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(n->byname[mid]->name, name) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* names between name and name + "/" ("a-b" < "a/b") come first: skip them */
-	for (; lo < n->nmb; lo++) {
-		const char *o = n->byname[lo]->name;
-		if (strncmp(o, name, len) != 0)
-			return false;
-		if (o[len] == '/')
-			return true;
-		if ((unsigned char)o[len] > '/')
-			return false;
-	}
-	return false;
+	bool children = false;
+	store_mailbox_info(imap_store(n->s), n->s->account_id, name, children_cb, &children);
+	return children;
 }
 
 /* "* LIST (attrs) "/" name [("OLDNAME" (old))]"; m NULL for a name with no mailbox. */
@@ -428,9 +417,24 @@ struct listing {
 	struct imap_notify *owner;
 };
 
+static int cmp_id(const void *a, const void *b);
+
+/*
+ * An entry for mb when a group matches it, or when it has one under
+ * another name (renamed away from a watched name: its LIST with OLDNAME
+ * is due, then it is dropped at the next refresh, quietly, its events 0).
+ */
 static void list_cb(void *ctx, const struct store_mailbox *mb)
 {
 	struct listing *l = ctx;
+	struct imap_notify *n = l->owner;
+	unsigned ev = name_events(n, mb->name, mb->special_use);
+	if (!ev) {
+		struct notify_mbox key = { .id = mb->id }, *kp = &key;
+		struct notify_mbox **had = n->nmb ? bsearch(&kp, n->mb, n->nmb, sizeof *n->mb, cmp_id) : NULL;
+		if (!had || strcmp((*had)->name, mb->name) == 0)
+			return;
+	}
 	if (l->overflow)
 		return;
 	if (l->n == NOTIFY_MAX_MAILBOXES) {
@@ -442,7 +446,8 @@ static void list_cb(void *ctx, const struct store_mailbox *mb)
 		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
 	}
 	struct notify_mbox *m = xcalloc(1, sizeof *m);
-	m->n = l->owner;
+	m->n = n;
+	m->events = ev;
 	m->id = mb->id;
 	m->name = xstrdup(mb->name);
 	snprintf(m->special_use, sizeof m->special_use, "%s", mb->special_use);
@@ -490,22 +495,33 @@ static void sub_cb(void *ctx, const char *name)
 	l->v[l->n++] = xstrdup(name);
 }
 
-/* Read the account's mailboxes (and subscriptions); false on a store error or overflow (*overflow). */
+/*
+ * Read the subscriptions, then the account's mailboxes that a group
+ * matches (the subscribed filter matching the new subscriptions); false
+ * on a store error or past NOTIFY_MAX_MAILBOXES (*overflow).
+ */
 static bool read_account(struct imap_notify *n, struct listing *l, struct sub_list *subs, bool *overflow)
 {
 	struct imap_session *s = n->s;
 	*overflow = false;
 	l->owner = n;
-	if (store_mailbox_list(imap_store(s), s->account_id, list_cb, l) != STORE_OK)
-		return false;
-	if (l->overflow) {
-		*overflow = true;
-		return false;
-	}
 	if (n->track_subs) {
 		if (store_subscriptions(imap_store(s), s->account_id, sub_cb, subs) != STORE_OK)
 			return false;
 		names_sort(subs->v, &subs->n);
+	}
+	char **keep = n->subs;
+	size_t nkeep = n->nsubs;
+	n->subs = subs->v;
+	n->nsubs = subs->n;
+	enum store_status st = store_mailbox_list(imap_store(s), s->account_id, list_cb, l);
+	n->subs = keep;
+	n->nsubs = nkeep;
+	if (st != STORE_OK)
+		return false;
+	if (l->overflow) {
+		*overflow = true;
+		return false;
 	}
 	return true;
 }
@@ -516,7 +532,8 @@ static void rebuild_byname(struct imap_notify *n)
 	n->byname = n->nmb ? xmalloc(n->nmb * sizeof *n->byname) : NULL;
 	if (n->nmb)
 		memcpy(n->byname, n->mb, n->nmb * sizeof *n->byname);
-	qsort(n->byname, n->nmb, sizeof *n->byname, cmp_name);
+	if (n->nmb)
+		qsort(n->byname, n->nmb, sizeof *n->byname, cmp_name);
 }
 
 /* SubscriptionChange (RFC 5465 §5.5): a LIST for each name whose subscription changed. */
@@ -569,7 +586,8 @@ static bool account_refresh(struct imap_notify *n, struct buf *b)
 	size_t noldsubs = n->nsubs;
 	n->subs = subs.v;
 	n->nsubs = subs.n;
-	qsort(l.v, l.n, sizeof *l.v, cmp_id);
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, cmp_id);
 	/* the names as they are now, for \HasChildren of what is reported */
 	struct notify_mbox **old = n->mb;
 	size_t nold = n->nmb;
@@ -811,7 +829,8 @@ static struct imap_notify *notify_new(struct imap_session *s, struct imap_cmd *c
 	}
 	imap_write(s, b.data, b.len);
 	buf_free(&b);
-	qsort(l.v, l.n, sizeof *l.v, cmp_id);
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, cmp_id);
 	n->mb = l.v;
 	n->nmb = l.n;
 	rebuild_byname(n);

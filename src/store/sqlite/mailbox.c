@@ -271,10 +271,13 @@ enum store_status store_sq_mailbox_list(struct store *s, int64_t account_id, sto
 	sqlite3_bind_int64(st, 1, account_id);
 	/* Collected first, so that the callback may use the store freely. */
 	struct store_mailbox *list = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		list = xrealloc(list, (n + 1) * sizeof *list);
+		if (n == cap) {     /* doubling: one row more each time would copy O(n^2) octets */
+			cap = cap ? cap * 2 : 16;
+			list = xrealloc(list, cap * sizeof *list);
+		}
 		mailbox_from_row(st, &list[n++]);
 	}
 	sqlite3_reset(st);

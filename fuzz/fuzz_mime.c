@@ -1,13 +1,16 @@
 /*
  * fuzz_mime.c — libFuzzer target for the whole message parser:
  * mail_meta_parse() on the input, then part map lookups of a few sections,
- * checking that every offset returned lies inside the input.
+ * checking that every offset returned lies inside the input; and the
+ * BINARY conversion of the input as one entity (mail/binary.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/log.h"
+#include "mail/binary.h"
 #include "lib/xalloc.h"
 #include "mail/meta.h"
 #include "mail/mime.h"
@@ -39,6 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	mail_parts_find(m.parts, sec, &l);
 	free(sec);
 	mail_meta_free(&m);
+	struct buf conv = BUF_INIT;
+	size_t body = 0;
+	if (mail_binary_entity(msg, n, &conv, &body) && body > conv.len)
+		abort();
+	buf_free(&conv);
 	free(msg);
 	return 0;
 }

@@ -107,41 +107,6 @@ static void badurl(struct cat_out *o, const struct imap_str *url, const char *wh
 	o->failed = true;
 }
 
-struct url_fetch {
-	struct imap_session *s;
-	const struct imap_fetch_att *att;
-	struct buf *out;
-	int result;
-};
-
-static int url_message(void *ctx, const struct store_message_data *m)
-{
-	struct url_fetch *uf = ctx;
-	int fd = -1;
-	size_t len = 0;
-	const char *blob = imap_message_map(uf->s, m, &fd, &len);
-	if (!blob) {
-		if (fd >= 0)
-			close(fd);
-		uf->result = IMAP_URL_PART_ERROR;
-		return 1;
-	}
-	struct imap_section sec;
-	imap_section_get(uf->att, m->parts, m->size, blob, len, &sec);
-	uf->result = IMAP_URL_PART_OK;
-	if (sec.kind == IMAP_SECTION_RANGE && sec.offset + sec.length <= len)
-		buf_append(uf->out, blob + sec.offset, (size_t)sec.length);
-	else if (sec.kind == IMAP_SECTION_BUILT)
-		buf_append(uf->out, sec.data.data ? sec.data.data : "", sec.data.len);
-	else if (sec.kind == IMAP_SECTION_RANGE)
-		uf->result = IMAP_URL_PART_ERROR;
-	imap_section_free(&sec);
-	if (len)
-		munmap((void *)blob, len);
-	close(fd);
-	return 1;
-}
-
 /*
  * The section of a URL as a FETCH body item: "BODY.PEEK[section]" run
  * through the FETCH parser, so that the two agree on every section form.
@@ -169,16 +134,76 @@ static bool url_att(const struct imap_url *u, struct imap_cmd *fetch)
 	return true;
 }
 
-int imap_url_part(struct imap_session *s, int64_t mailbox_id, const struct imap_url *u, struct buf *out)
+int imap_url_section(const struct imap_url *u, const struct store_message_data *m, const char *blob, size_t len,
+		     struct buf *out)
 {
 	struct imap_cmd fetch;
 	memset(&fetch, 0, sizeof fetch);
 	if (!url_att(u, &fetch))
 		return IMAP_URL_PART_BADSECTION;
-	struct url_fetch uf = { .s = s, .att = &fetch.atts[0], .out = out };
-	enum store_status st = store_message_range(imap_store(s), mailbox_id, u->uid, u->uid, 1, url_message, &uf);
+	struct imap_section sec;
+	imap_section_get(&fetch.atts[0], m->parts, m->size, blob, len, &sec);
+	int result = IMAP_URL_PART_OK;
+	if (sec.kind == IMAP_SECTION_RANGE && sec.offset + sec.length <= len)
+		buf_append(out, blob + sec.offset, (size_t)sec.length);
+	else if (sec.kind == IMAP_SECTION_BUILT)
+		buf_append(out, sec.data.data ? sec.data.data : "", sec.data.len);
+	else if (sec.kind == IMAP_SECTION_RANGE)
+		result = IMAP_URL_PART_ERROR;
+	imap_section_free(&sec);
 	imap_cmd_free(&fetch);
-	return st != STORE_OK ? IMAP_URL_PART_ERROR : uf.result;
+	return result;
+}
+
+struct url_message {
+	struct imap_session *s;
+	int (*fn)(void *ctx, const struct store_message_data *m, const char *blob, size_t len);
+	void *ctx;
+	int result;
+};
+
+static int url_message(void *ctx, const struct store_message_data *m)
+{
+	struct url_message *um = ctx;
+	int fd = -1;
+	size_t len = 0;
+	const char *blob = imap_message_map(um->s, m, &fd, &len);
+	if (!blob) {
+		if (fd >= 0)
+			close(fd);
+		um->result = IMAP_URL_PART_ERROR;
+		return 1;
+	}
+	um->result = um->fn(um->ctx, m, blob, len);
+	if (len)
+		munmap((void *)blob, len);
+	close(fd);
+	return 1;
+}
+
+int imap_url_message(struct imap_session *s, int64_t mailbox_id, uint32_t uid,
+		     int (*fn)(void *ctx, const struct store_message_data *m, const char *blob, size_t len), void *ctx)
+{
+	struct url_message um = { .s = s, .fn = fn, .ctx = ctx, .result = IMAP_URL_PART_NOMESSAGE };
+	enum store_status st = store_message_range(imap_store(s), mailbox_id, uid, uid, 1, url_message, &um);
+	return st != STORE_OK ? IMAP_URL_PART_ERROR : um.result;
+}
+
+struct url_part {
+	const struct imap_url *u;
+	struct buf *out;
+};
+
+static int url_part(void *ctx, const struct store_message_data *m, const char *blob, size_t len)
+{
+	struct url_part *up = ctx;
+	return imap_url_section(up->u, m, blob, len, up->out);
+}
+
+int imap_url_part(struct imap_session *s, int64_t mailbox_id, const struct imap_url *u, struct buf *out)
+{
+	struct url_part up = { .u = u, .out = out };
+	return imap_url_message(s, mailbox_id, u->uid, url_part, &up);
 }
 
 void imap_url_got_mailbox(void *ctx, const struct store_mailbox_info *mb)

@@ -34,5 +34,16 @@ void imap_url_got_mailbox(void *ctx, const struct store_mailbox_info *mb);
 
 enum { IMAP_URL_PART_ERROR = -1, IMAP_URL_PART_NOMESSAGE = 0, IMAP_URL_PART_OK = 1, IMAP_URL_PART_BADSECTION = 2 };
 int imap_url_part(struct imap_session *s, int64_t mailbox_id, const struct imap_url *u, struct buf *out);
+/* The same for message m, its blob mapped at blob[0..len): what imap_url_part does once it has the message. */
+int imap_url_section(const struct imap_url *u, const struct store_message_data *m, const char *blob, size_t len,
+		     struct buf *out);
+/*
+ * fn(ctx, m, blob, len) on message uid of mailbox_id with its blob mapped,
+ * returning what fn returns (an IMAP_URL_PART_* value), or
+ * IMAP_URL_PART_NOMESSAGE / _ERROR when there is no such message or it
+ * cannot be read.
+ */
+int imap_url_message(struct imap_session *s, int64_t mailbox_id, uint32_t uid,
+		     int (*fn)(void *ctx, const struct store_message_data *m, const char *blob, size_t len), void *ctx);
 
 #endif

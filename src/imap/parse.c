@@ -775,11 +775,53 @@ static bool cmd_genurlauth(struct imap_p *p)
 	return true;
 }
 
-/* URLFETCH 1*(SP url) */
+/* url-fetch-param (RFC 5524 §5): each at most once, and BINARY or BODY, not both. */
+static bool urlfetch_param(struct imap_p *p, unsigned *params)
+{
+	const char *a;
+	size_t n;
+	if (!imap_p_atom(p, &a, &n, "Missing URLFETCH parameter"))
+		return false;
+	unsigned bit = ascii_ieq(a, n, "BODYPARTSTRUCTURE") ? IMAP_URLFETCH_BODYPARTSTRUCTURE
+		     : ascii_ieq(a, n, "BINARY") ? IMAP_URLFETCH_BINARY
+		     : ascii_ieq(a, n, "BODY") ? IMAP_URLFETCH_BODY : 0;
+	if (!bit)
+		return imap_p_fail(p, "Unknown URLFETCH parameter");
+	if (*params & bit)
+		return imap_p_fail(p, "URLFETCH parameter given twice");
+	*params |= bit;
+	if ((*params & IMAP_URLFETCH_BINARY) && (*params & IMAP_URLFETCH_BODY))
+		return imap_p_fail(p, "URLFETCH BINARY and BODY exclude each other");
+	return true;
+}
+
+/*
+ * URLFETCH 1*(SP url-fetch-arg), url-fetch-arg = url /
+ * "(" url *(SP url-fetch-param) ")" (RFC 4467 §9, RFC 5524 §5).
+ */
 static bool cmd_urlfetch(struct imap_p *p)
 {
+	struct imap_cmd *c = p->cmd;
 	do {
-		if (!imap_p_arg(p, "Missing URL") || !push_astring(p, IMAP_URLAUTH_MAX_URLS, "Missing URL"))
+		if (!imap_p_arg(p, "Missing URL"))
+			return false;
+		bool ext = imap_p_peek(p) == '(';
+		if (ext)
+			p->pos++;
+		if (!push_astring(p, IMAP_URLAUTH_MAX_URLS, "Missing URL"))
+			return false;
+		if (!c->url_params)
+			c->url_params = xcalloc(IMAP_URLAUTH_MAX_URLS, sizeof *c->url_params);
+		unsigned *params = &c->url_params[c->natoms - 1];
+		if (!ext)
+			continue;
+		*params = IMAP_URLFETCH_EXT;
+		while (imap_p_peek(p) == ' ') {
+			p->pos++;
+			if (!urlfetch_param(p, params))
+				return false;
+		}
+		if (!imap_p_char(p, ')', "Missing ) after URLFETCH parameters"))
 			return false;
 	} while (imap_p_peek(p) == ' ');
 	return true;
@@ -934,6 +976,7 @@ static void cmd_clear(struct imap_cmd *c)
 	XFREE(&c->atoms);
 	c->natoms = 0;
 	XFREE(&c->limits);
+	XFREE(&c->url_params);
 	imap_seqset_free(&c->qr_known_uids);
 	imap_seqset_free(&c->qr_seq_match);
 	imap_seqset_free(&c->qr_uid_match);

@@ -118,6 +118,11 @@ struct imap_fetch_att {
 };
 
 #define IMAP_URLAUTH_MAX_URLS 32        /* URLs in one GENURLAUTH or URLFETCH */
+/* URLFETCH (url params) (RFC 5524): what is asked for one URL. */
+#define IMAP_URLFETCH_EXT 1u                    /* the parenthesised form */
+#define IMAP_URLFETCH_BODYPARTSTRUCTURE 2u
+#define IMAP_URLFETCH_BINARY 4u
+#define IMAP_URLFETCH_BODY 8u
 #define IMAP_APPEND_MAX_MESSAGES 64     /* messages in one APPEND (MULTIAPPEND, RFC 3502) */
 #define IMAP_CATENATE_MAX_PARTS 64      /* TEXT and URL parts of one CATENATE message (RFC 4469) */
 /* One APPEND's messages add up to at most this many times the APPENDLIMIT (limit, per message). */
@@ -203,6 +208,7 @@ struct imap_cmd {
 	struct imap_str *atoms;
 	size_t natoms;
 	uint64_t *limits;           /* SETQUOTA: limits[i] for resource atoms[i] */
+	unsigned *url_params;       /* URLFETCH: IMAP_URLFETCH_* for url atoms[i] */
 
 	/* SELECT/EXAMINE (CONDSTORE) or (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])). */
 	bool condstore;

@@ -12,11 +12,13 @@
  * identifier allows — "anonymous", "authuser" (any logged-in user),
  * "user+NAME" (that user) — and NIL for any URL that does not check out,
  * so that a fetcher learns nothing about why.  "submit+NAME" is for a
- * submission server: NIL here.
+ * submission server: NIL here.  URLFETCH's parenthesised form with
+ * BODYPARTSTRUCTURE, BINARY or BODY (URLAUTH=BINARY, RFC 5524) is urlmeta.c's.
  */
 #include "imap/catenate.h"
 #include "imap/imapurl.h"
 #include "imap/session.h"
+#include "imap/urlmeta.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -80,7 +82,7 @@ void imap_cmd_genurlauth(struct imap_session *s, struct imap_cmd *cmd)
 	for (size_t i = 0; i + 1 < cmd->natoms; i += 2) {
 		const struct imap_str *url = &cmd->atoms[i];
 		struct imap_url u;
-		const char *err;
+		const char *err = NULL;
 		struct imap_url_mailbox mb;
 		if (!is_internal(&cmd->atoms[i + 1])) {
 			imap_tagged(s, cmd->tag, "NO", "Unsupported URLAUTH mechanism");
@@ -191,17 +193,24 @@ void imap_cmd_urlfetch(struct imap_session *s, struct imap_cmd *cmd)
 	for (size_t i = 0; i < cmd->natoms; i++) {
 		const struct imap_str *url = &cmd->atoms[i];
 		struct imap_url u;
-		const char *err;
+		const char *err = NULL;
 		struct imap_url_mailbox mb;
 		struct buf data = BUF_INIT;
+		/* (url) with no parameter asks for nothing more than url alone. */
+		unsigned params = cmd->url_params ? cmd->url_params[i] & ~IMAP_URLFETCH_EXT : 0;
 		bool ok = !memchr(url->p, '\0', url->n) && imap_url_parse(url->p, url->n, &u, &err);
 		if (ok) {
-			ok = url_authorised(s, &u, url->p, &mb) && imap_url_part(s, mb.id, &u, &data) == IMAP_URL_PART_OK;
+			ok = url_authorised(s, &u, url->p, &mb) &&
+			     (params ? imap_url_meta(s, mb.id, &u, params, &data)
+				     : imap_url_part(s, mb.id, &u, &data)) == IMAP_URL_PART_OK;
 			imap_url_free(&u);
 		}
 		buf_puts(&out, "* URLFETCH ");
 		imap_put_string(&out, url->p, url->n);
-		if (ok) {
+		if (ok && params) {
+			buf_append(&out, data.data, data.len);      /* " (ITEM value)..." */
+			buf_puts(&out, "\r\n");
+		} else if (ok) {
 			buf_printf(&out, " {%zu}\r\n", data.len);
 			buf_append(&out, data.data ? data.data : "", data.len);
 			buf_puts(&out, "\r\n");

@@ -741,6 +741,22 @@ static void test_urlauth_commands(void **state)
 	assert_int_equal(C.type, IMAP_CMD_URLFETCH);
 	assert_int_equal(C.natoms, 2);
 	BADMSG("a URLFETCH\r\n", "Missing URL");
+	/* RFC 5524: (url params), each URL its own set */
+	OK("a URLFETCH (\"imap://x\" BINARY bodypartstructure) imap://y (imap://z) (imap://w BODY)\r\n");
+	assert_int_equal(C.natoms, 4);
+	assert_string_equal(C.atoms[0].p, "imap://x");
+	assert_int_equal(C.url_params[0], IMAP_URLFETCH_EXT | IMAP_URLFETCH_BINARY | IMAP_URLFETCH_BODYPARTSTRUCTURE);
+	assert_int_equal(C.url_params[1], 0);
+	assert_int_equal(C.url_params[2], IMAP_URLFETCH_EXT);
+	assert_int_equal(C.url_params[3], IMAP_URLFETCH_EXT | IMAP_URLFETCH_BODY);
+	BADMSG("a URLFETCH (imap://x BINARY BODY)\r\n", "URLFETCH BINARY and BODY exclude each other");
+	BADMSG("a URLFETCH (imap://x BODY binary)\r\n", "URLFETCH BINARY and BODY exclude each other");
+	BADMSG("a URLFETCH (imap://x BINARY BINARY)\r\n", "URLFETCH parameter given twice");
+	BADMSG("a URLFETCH (imap://x PARTS)\r\n", "Unknown URLFETCH parameter");
+	BADMSG("a URLFETCH (imap://x BINARY\r\n", "Missing ) after URLFETCH parameters");
+	BADMSG("a URLFETCH (imap://x BINARY) \r\n", "Missing URL");
+	BAD("a URLFETCH (\r\n");
+	BAD("a URLFETCH (imap://x (BINARY))\r\n");
 	OK("a RESETKEY\r\n");
 	assert_int_equal(C.type, IMAP_CMD_RESETKEY);
 	assert_null(C.mailbox.p);

@@ -165,6 +165,8 @@ static int fetch_one(void *ctx, const struct store_message_data *m)
 		return 0;
 
 	struct buf *b = &f->out;
+	if (f->want_flags)
+		imap_view_announce_keywords(s, m->keywords);   /* goes out ahead of b: still before this FETCH */
 	buf_printf(b, "* %u FETCH (", seq);
 	/* A flag, not a length test: a streamed literal empties b on the way (flush_out). */
 	bool first = true;

@@ -57,6 +57,7 @@ static int report_flags(void *ctx, const struct store_message_data *m)
 	uint32_t seq = imap_view_seq(r->s->view, m->uid);
 	if (!seq)
 		return 0;
+	imap_view_announce_keywords(r->s, m->keywords);        /* another session's, set meanwhile */
 	buf_printf(&r->out, "* %u FETCH (FLAGS ", seq);
 	imap_put_flags(&r->out, m->flags, m->keywords, imap_is_recent(r->s, m->uid));
 	if (r->cmd->uid)

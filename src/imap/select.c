@@ -125,6 +125,33 @@ void imap_view_flags_update(struct imap_session *s, const char *mailbox_keywords
 	put_flag_list(s, v->keywords);
 }
 
+void imap_view_announce_keywords(struct imap_session *s, const char *keywords)
+{
+	struct imap_view *v = s->view;
+	if (!v || !keywords || !*keywords || store_kw_subset(keywords, v->keywords))
+		return;
+	struct buf all = BUF_INIT;
+	buf_puts(&all, v->keywords ? v->keywords : "");
+	const char *p = keywords;
+	while (*p) {
+		const char *end = strchr(p, ' ');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char one[STORE_KEYWORDS_MAX + 1];
+		if (n && n < sizeof one) {
+			memcpy(one, p, n);
+			one[n] = '\0';
+			if (!store_kw_subset(one, all.data)) {
+				if (all.len)
+					buf_putc(&all, ' ');
+				buf_puts(&all, one);
+			}
+		}
+		p = end ? end + 1 : p + n;
+	}
+	imap_view_flags_update(s, buf_cstr(&all));
+	buf_free(&all);
+}
+
 static void got_keywords(void *ctx, const struct store_mailbox_info *mb)
 {
 	struct imap_session *s = ctx;
@@ -452,29 +479,8 @@ void imap_sync(struct imap_session *s, bool expunges_ok)
 				buf_printf(&b, " MODSEQ (%llu)", (unsigned long long)f->modseq);
 			buf_puts(&b, ")\r\n");
 		}
-		if (kw.len) {
-			/* New keywords: FLAGS first, so the client knows them when it reads the FETCHes. */
-			struct buf all = BUF_INIT;
-			buf_puts(&all, v->keywords ? v->keywords : "");
-			const char *p = kw.data;
-			while (*p) {
-				const char *end = strchr(p, ' ');
-				size_t n = end ? (size_t)(end - p) : strlen(p);
-				char one[STORE_KEYWORDS_MAX + 1];
-				if (n < sizeof one) {
-					memcpy(one, p, n);
-					one[n] = '\0';
-					if (!store_kw_subset(one, all.data)) {
-						if (all.len)
-							buf_putc(&all, ' ');
-						buf_puts(&all, one);
-					}
-				}
-				p = end ? end + 1 : p + n;
-			}
-			imap_view_flags_update(s, buf_cstr(&all));
-			buf_free(&all);
-		}
+		/* New keywords: FLAGS first, so the client knows them when it reads the FETCHes. */
+		imap_view_announce_keywords(s, buf_cstr(&kw));
 		imap_write(s, b.data, b.len);
 		buf_free(&b);
 		buf_free(&kw);

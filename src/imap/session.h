@@ -249,6 +249,12 @@ void imap_view_own_change(struct imap_session *s, uint64_t modseq);
 void imap_view_flags_update(struct imap_session *s, const char *mailbox_keywords);
 /* The same, reading the mailbox's keywords from the store. */
 void imap_view_refresh_keywords(struct imap_session *s);
+/*
+ * Before a FETCH carrying keywords (space-separated) goes out: those the
+ * client has not been told of join the view's and FLAGS/PERMANENTFLAGS are
+ * announced.  Another session may have set them since the last FLAGS.
+ */
+void imap_view_announce_keywords(struct imap_session *s, const char *keywords);
 void imap_put_flags(struct buf *b, uint32_t flags, const char *keywords, bool recent);
 /* Whether uid is \Recent for this session (never for an IMAP4rev2 one: RFC 9051 dropped it). */
 bool imap_is_recent(const struct imap_session *s, uint32_t uid);

@@ -502,3 +502,45 @@ def test_fetch_resumes_exactly_where_output_backed_up(tern, user):
         assert l.endswith(b" UID %d)" % (i + 1))
         assert l.count(line.encode()) == 600
     r.close()
+
+
+def flags_announced(lines):
+    """The keywords of every "* FLAGS (...)" among lines, in order, with the index of each."""
+    out = []
+    for i, l in enumerate(lines):
+        m = re.match(rb"\* FLAGS \(([^)]*)\)", l)
+        if m:
+            out.append((i, set(m.group(1).split())))
+    return out
+
+
+def announced_first(r, command, seq, keyword):
+    """command's FETCH of message seq shows keyword, and a FLAGS naming it came before."""
+    lines, t = r.cmd(command)
+    assert b" OK " in t, t
+    fetch = [i for i, l in enumerate(lines)
+             if l.startswith(b"* %d FETCH (" % seq) and keyword in l]
+    assert fetch, lines
+    assert [i for i, kw in flags_announced(lines) if keyword in kw and i < fetch[0]], lines
+
+
+def test_keyword_set_elsewhere_is_announced_before_a_fetch_or_store_shows_it(tern, user):
+    """Another session's new keyword: FETCH FLAGS and STORE's FETCH replies
+    carry it only after a FLAGS response naming it (imaptest's stress mode
+    counts anything else as an error: "Keyword used without being in FLAGS")."""
+    deliver(tern, user, message(subject="one"))
+    deliver(tern, user, message(subject="two"))
+    a, b = raw(tern, user), raw(tern, user)
+    for r in (a, b):
+        _, t = r.cmd("SELECT INBOX")
+        assert b" OK " in t, t
+    _, t = b.cmd("STORE 1 +FLAGS ($Fresh1)")
+    assert b" OK " in t, t
+    announced_first(a, "FETCH 1 (FLAGS)", 1, b"$Fresh1")
+    # the same for the FETCH replies of one's own STORE
+    _, t = b.cmd("STORE 2 +FLAGS ($Fresh2)")
+    assert b" OK " in t, t
+    announced_first(a, "STORE 2 +FLAGS (\\Seen)", 2, b"$Fresh2")
+    # a keyword already announced is not announced again
+    lines, t = a.cmd("FETCH 1:2 (FLAGS)")
+    assert b" OK " in t and not flags_announced(lines), lines

@@ -261,25 +261,38 @@ def test_nameserver_list(make_tern, dns):
         assert ok(t, "a", "mx1.example.test") == "status=OK secure=yes\n127.0.0.2\n"
 
 
+def _bound_pair():
+    """UDP and TCP sockets bound to one port on 127.0.0.1. The kernel picks the
+    UDP port; that port may be taken for TCP (CI once hit it: EADDRINUSE), so
+    another is tried."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        t = socket.socket()
+        try:
+            t.bind(("127.0.0.1", u.getsockname()[1]))
+            return u, t
+        except OSError:
+            u.close()
+            t.close()
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
 def _dead_port():
     """A port where nothing listens (UDP or TCP) on 127.0.0.1."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    u, t = _bound_pair()
+    port = u.getsockname()[1]
+    u.close()
+    t.close()
     return port
 
 
 def _silent_port(held):
     """A port where UDP and TCP are bound but nothing is ever answered."""
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket()
-    t.bind(("127.0.0.1", port))
+    u, t = _bound_pair()
     t.listen(16)
     held += [u, t]
-    return port
+    return u.getsockname()[1]
 
 
 def test_unreachable_nameserver_is_tempfail(make_tern):

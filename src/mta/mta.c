@@ -58,12 +58,13 @@
 #include "mta/tlsrpt.h"
 #include "store/store.h"
 
-/* Recipient domains whose enforced MTA-STS policy is remembered for TLS-RPT's policy-string. */
+/* Recipient domains whose MTA-STS policy is remembered for TLS-RPT's policy-string. */
 #define TLSRPT_STS_MEMO 64
 
-/* The last enforced MTA-STS policy seen for a domain, as RFC 8460 §4.4 reports it. */
+/* The last enforce or testing MTA-STS policy seen for a domain, as RFC 8460 §4.4 reports it. */
 struct sts_memo {
 	char domain[256];
+	bool testing;           /* mode "testing": delivered as without a policy, reported against it */
 	char *strings;          /* "version: STSv1\nmode: enforce\nmx: ...\nmax_age: N" */
 	char *mx;               /* the patterns, one per line */
 	const char *failure;    /* or: the policy was announced but could not be had (static result-type) */
@@ -140,6 +141,24 @@ static void sts_memo_forget(struct mta *m, const char *domain)
 	}
 }
 
+/* The policy's MX patterns match host (RFC 8461 §4.1). */
+static bool sts_memo_lists(const struct sts_memo *e, const char *host)
+{
+	for (const char *line = e->mx; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char pattern[256];
+		if (len < sizeof pattern) {
+			memcpy(pattern, line, len);
+			pattern[len] = '\0';
+			if (mta_tls_name_match(pattern, host))
+				return true;
+		}
+		line = end ? end + 1 : line + len;
+	}
+	return false;
+}
+
 /* Remember p as the policy text RFC 8460 §4.4 reports (rebuilt from the parsed policy). */
 static void sts_memo_put(struct mta *m, const char *domain, const struct mta_sts_policy *p)
 {
@@ -151,6 +170,7 @@ static void sts_memo_put(struct mta *m, const char *domain, const struct mta_sts
 		buf_printf(&mx, "%s%s", i ? "\n" : "", p->mx[i]);
 	}
 	buf_printf(&strings, "max_age: %llu", (unsigned long long)p->max_age);
+	e->testing = p->mode == STS_TESTING;
 	e->strings = buf_steal(&strings);
 	e->mx = buf_steal(&mx);
 }
@@ -161,11 +181,11 @@ static void on_sts_policy(const struct mta_sts_policy *p, void *arg)
 	if (l->m->tlsrpt) {
 		/*
 		 * What the sessions of this route report (RFC 8460 §4.3): the
-		 * enforced policy, or a policy announced (TXT) that could not be
-		 * fetched or parsed, or nothing of MTA-STS.
+		 * policy enforced or tested, or a policy announced (TXT) that
+		 * could not be fetched or parsed, or nothing of MTA-STS.
 		 */
 		const char *why = NULL;
-		if (p && p->mode == STS_ENFORCE)
+		if (p && (p->mode == STS_ENFORCE || p->mode == STS_TESTING))
 			sts_memo_put(l->m, l->domain, p);
 		else if (!p && mta_sts_req_status(l->req, NULL, &why) == MTA_STS_FAILED)
 			sts_memo_slot(l->m, l->domain)->failure = tlsrpt_sts_failure_type(why);
@@ -535,7 +555,9 @@ static void tlsa_strings(const struct mta_tls_policy *p, struct buf *out)
  * No", the reports themselves among them: RFC 8460 §5.3).  A domain that
  * announced an MTA-STS policy tern could not fetch or parse gets, for each
  * session delivered without it, an sts failure of that kind
- * (sts-policy-fetch-error, -invalid, sts-webpki-invalid).  One UPSERT;
+ * (sts-policy-fetch-error, -invalid, sts-webpki-invalid).  One whose
+ * policy is in mode "testing" has its opportunistic sessions reported
+ * under that policy, with the failure VERIFY would have found.  One UPSERT;
  * an error is logged and delivery goes on.
  */
 static void tlsrpt_record_session(struct mta_delivery *d, struct mta_session *s, enum mta_session_end how)
@@ -573,11 +595,22 @@ static void tlsrpt_record_session(struct mta_delivery *d, struct mta_session *s,
 			mx = e->mx;
 		}
 	} else if (p->mode == MTA_TLS_MAY) {
-		/* Delivered as without a policy because the announced one could not be had: an sts failure. */
 		const struct sts_memo *e = sts_memo_find(m, d->dest.name);
 		if (e && e->failure) {
+			/* Delivered as without a policy because the announced one could not be had: an sts failure. */
 			type = "sts";
 			result = e->failure;
+		} else if (e && e->testing && e->strings) {
+			/*
+			 * "testing" (RFC 8461 §5): delivered as without a policy, but
+			 * reported as the policy would have judged the session: an MX
+			 * host it does not list, or a certificate VERIFY would refuse.
+			 */
+			type = "sts";
+			buf_puts(&strings, e->strings);
+			mx = e->mx;
+			if (!result && s->tls)
+				result = !sts_memo_lists(e, s->addr.host) ? "validation-failure" : s->tls_unverified;
 		}
 	}
 	char day[11], local_ip[64] = "";

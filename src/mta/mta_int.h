@@ -164,6 +164,13 @@ bool mta_tls_ssl_setup(SSL *ssl, const struct mta_tls_policy *p, char *why, size
  * logs ("TLSA 3 1 1 at depth 0", "mx.example.com"), or is "".
  */
 enum mta_tls_outcome mta_tls_ssl_check(SSL *ssl, const struct mta_tls_policy *p, char *why, size_t size);
+/*
+ * After a completed handshake without verification (MAY): what VERIFY with
+ * name as the reference identity would have said, the connection left as
+ * it is.  The chain's result is the one OpenSSL records even under
+ * SSL_VERIFY_NONE, against the same CA store.  MTA-STS "testing" reports it.
+ */
+enum mta_tls_outcome mta_tls_ssl_judge(SSL *ssl, const char *name, char *why, size_t size);
 /* After a failed handshake: true with the reason when the peer's certificate was refused. */
 bool mta_tls_verify_error(SSL *ssl, char *why, size_t size);
 
@@ -377,6 +384,8 @@ struct mta_session {
 	bool tls_logged;        /* the connection's TLS outcome was logged */
 	long tls_verify_result; /* X509_V_* of the certificate check that failed, 0 when unknown: the TLS-RPT
 				   result type (tlsrpt_result_type); without it mta.c reads the reason text */
+	const char *tls_unverified; /* MAY with TLS up: the TLS-RPT result type (static) of the check that
+				       VERIFY against the host's name would have failed, NULL when it passes */
 	bool no_tls;            /* do not STARTTLS (retry after a failed handshake) */
 	bool tls;               /* TLS is up */
 	bool esmtp;             /* EHLO worked */

@@ -413,6 +413,20 @@ enum mta_tls_outcome mta_tls_ssl_check(SSL *ssl, const struct mta_tls_policy *p,
 	return MTA_TLSO_DANE;
 }
 
+enum mta_tls_outcome mta_tls_ssl_judge(SSL *ssl, const char *name, char *why, size_t size)
+{
+	struct mta_tls_policy *p = mta_tls_policy_new(MTA_TLS_VERIFY, "judge", name);
+	enum mta_tls_outcome o;
+	if (mta_tls_policy_add_name(p, name)) {
+		o = mta_tls_ssl_check(ssl, p, why, size);
+	} else {
+		snprintf(why, size, "no name to verify the certificate against");
+		o = MTA_TLSO_FAILED;
+	}
+	mta_tls_policy_unref(&p);
+	return o;
+}
+
 bool mta_tls_verify_error(SSL *ssl, char *why, size_t size)
 {
 	long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;

@@ -40,6 +40,14 @@ REPORT_IP = "127.0.0.49"
 PATH = "/.well-known/mta-sts.txt"
 REPORTS = "tlsrpt@example.test"
 SUBMITTER = "mx.example.test"       # the tern's hostname (conftest)
+# MTA-STS "testing" domains: MX address, the MX label the policy lists, the MX's certificate
+# ("untrusted": another CA's; else the good CA's for that label), and the result-type expected.
+TESTING = {
+    "testok.test": ("127.0.0.40", "mx", "mx", None),
+    "testca.test": ("127.0.0.41", "mx", "untrusted", "certificate-not-trusted"),
+    "testname.test": ("127.0.0.42", "mx", "other", "certificate-host-mismatch"),
+    "testmx.test": ("127.0.0.43", "mx1", "mx", "validation-failure"),
+}
 
 
 class ReportSink:
@@ -133,12 +141,17 @@ def world(make_tern, make_dns, peers, ca):
             "@ MX 10 mx", "mx A 127.0.0.37",
             '_mta-sts TXT "v=STSv1; id=n1"', "mta-sts A " + WEB_IP,
             '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:%s"' % REPORTS],
+        # Policies in mode "testing" (see TESTING).
+        **{domain: ["@ MX 10 mx", "mx A " + ip, '_mta-sts TXT "v=STSv1; id=t1"', "mta-sts A " + WEB_IP,
+                    '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:%s"' % REPORTS]
+           for domain, (ip, _, _, _) in TESTING.items()},
     })
-    web = HTTPSServer(WEB_IP, {"mta-sts.remote.test": good_ca.issue("mta-sts.remote.test"),
-                               "mta-sts.broken.test": good_ca.issue("mta-sts.broken.test"),
-                               "mta-sts.nofetch.test": good_ca.issue("mta-sts.nofetch.test")})
+    web = HTTPSServer(WEB_IP, {"mta-sts." + d: good_ca.issue("mta-sts." + d)
+                               for d in ["remote.test", "broken.test", "nofetch.test"] + list(TESTING)})
     for d in ("remote.test", "broken.test"):
         web.route("mta-sts." + d, PATH, "version: STSv1\nmode: enforce\nmx: mx.%s\nmax_age: 86400\n" % d)
+    for d, (ip, listed, cert, _) in TESTING.items():
+        web.route("mta-sts." + d, PATH, "version: STSv1\nmode: testing\nmx: %s.%s\nmax_age: 86400\n" % (listed, d))
     good = peers("127.0.0.31", port, tls_context=client_tls_context(*good_ca.issue("mx.remote.test")))
     bad = peers("127.0.0.33", port, tls_context=client_tls_context(*other_ca.issue("mx.broken.test")))
     plain = peers("127.0.0.34", port)
@@ -150,6 +163,10 @@ def world(make_tern, make_dns, peers, ca):
     t.add_user(REPORTS)
     t.cli("dkim", "keygen", "example.test", "--selector", "rpt")    # report mail is signed with it
     t.nofetch = nofetch
+    t.testing = {}
+    for d, (ip, listed, cert, _) in TESTING.items():
+        issuer, name = (other_ca, "mx." + d) if cert == "untrusted" else (good_ca, cert + "." + d)
+        t.testing[d] = peers(ip, port, tls_context=client_tls_context(*issuer.issue(name)))
     yield t, good, bad, plain, sink
     web.stop()
     sink.stop()
@@ -336,3 +353,40 @@ def test_dane_report(make_tern, make_dns, peers, ca):
     d = bad[0]["failure-details"][0]
     assert d["result-type"] == "validation-failure"
     assert d["receiving-mx-hostname"] == "mx.dane-bad.test" and d["receiving-ip"] == "127.0.0.36"
+
+
+def test_sts_testing_mode_report(world):
+    """A policy in mode "testing" (RFC 8461 §5): the mail goes as without a policy (opportunistic TLS,
+    delivered whatever the certificate), and each session is reported under the policy, its string
+    saying "mode: testing", as the policy would have judged it: a success, a certificate VERIFY
+    refuses (another CA; a name not the MX's), or an MX host the policy does not list."""
+    t, good, bad, plain, sink = world
+    for d in TESTING:
+        submit(t, ["far@" + d], subject="to " + d)
+        assert t.testing[d].wait_messages(1, log=t.log)[0].tls, d
+    wait_queue_empty(t)
+    t.cli("tlsrpt", "send")
+    uids = [u for u, *_ in wait_inbox(t, REPORTS, len(TESTING))]
+    seen = {}
+    for uid in uids:
+        msg = email.message_from_bytes(t.cat(REPORTS, uid), policy=email.policy.default)
+        report = strict_json(gzip.decompress(list(msg.iter_parts())[1].get_content()))
+        assert len(report["policies"]) == 1, report
+        seen[msg["TLS-Report-Domain"]] = report["policies"][0]
+    assert set(seen) == set(TESTING), seen
+    for d, (ip, listed, cert, result) in TESTING.items():
+        pol = seen[d]
+        assert pol["policy"]["policy-type"] == "sts", (d, pol)
+        assert pol["policy"]["policy-domain"] == d
+        assert pol["policy"]["policy-string"] == [
+            "version: STSv1", "mode: testing", "mx: %s.%s" % (listed, d), "max_age: 86400"], (d, pol)
+        assert pol["policy"]["mx-host"] == ["%s.%s" % (listed, d)]
+        if result is None:
+            assert pol["summary"] == {"total-successful-session-count": 1, "total-failure-session-count": 0}
+            assert pol["failure-details"] == []
+        else:
+            assert pol["summary"] == {"total-successful-session-count": 0, "total-failure-session-count": 1}
+            assert len(pol["failure-details"]) == 1, (d, pol)
+            f = pol["failure-details"][0]
+            assert (f["result-type"], f["receiving-mx-hostname"], f["receiving-ip"], f["failed-session-count"]) == \
+                (result, "mx." + d, ip, 1), (d, f)

@@ -295,6 +295,8 @@ struct result {
 	bool handshake;             /* the client's side completed */
 	enum mta_tls_outcome outcome;
 	char why[512];              /* setup's, the verify error's, or the check's */
+	enum mta_tls_outcome judged;    /* MAY: what VERIFY against the host would say (mta_tls_ssl_judge) */
+	char judged_why[512];
 };
 
 /* The server presents cert (and chain, when given); the client runs under policy p. */
@@ -340,9 +342,11 @@ static struct result run(struct pki *k, const struct mta_tls_policy *p, X509 *ce
 		}
 	}
 	r.handshake = cdone && !failed;
-	if (r.handshake)
+	if (r.handshake) {
 		r.outcome = mta_tls_ssl_check(client, p, r.why, sizeof r.why);
-	else if (!mta_tls_verify_error(client, r.why, sizeof r.why))
+		if (p->mode == MTA_TLS_MAY)
+			r.judged = mta_tls_ssl_judge(client, p->host, r.judged_why, sizeof r.judged_why);
+	} else if (!mta_tls_verify_error(client, r.why, sizeof r.why))
 		snprintf(r.why, sizeof r.why, "handshake failed (not the certificate)");
 out:
 	ERR_clear_error();
@@ -552,6 +556,36 @@ static void test_unauthenticated(void **state)
 	}
 }
 
+/* MAY judged as VERIFY would (MTA-STS "testing"), the connection accepted all the same. */
+static void test_may_judged(void **state)
+{
+	struct pki *k = *state;
+	struct mta_tls_policy *p = mta_tls_policy_new(MTA_TLS_MAY, "test", "mx.example.com");
+	struct result r = run(k, p, k->leaf, k->key, NULL);
+	expect_ok(r, MTA_TLSO_OPPORTUNISTIC);
+	assert_int_equal(r.judged, MTA_TLSO_VERIFIED);
+	assert_string_equal(r.judged_why, "mx.example.com");
+	r = run(k, p, k->san_other, k->key, NULL);
+	expect_ok(r, MTA_TLSO_OPPORTUNISTIC);
+	assert_int_equal(r.judged, MTA_TLSO_FAILED);
+	assert_string_equal(r.judged_why, "certificate names (other.example) do not match mx.example.com");
+	r = run(k, p, k->self, k->key, NULL);
+	expect_ok(r, MTA_TLSO_OPPORTUNISTIC);
+	assert_int_equal(r.judged, MTA_TLSO_FAILED);
+	assert_non_null(strstr(r.judged_why, "self-signed certificate"));
+	r = run(k, p, k->expired, k->key, NULL);
+	expect_ok(r, MTA_TLSO_OPPORTUNISTIC);
+	assert_int_equal(r.judged, MTA_TLSO_FAILED);
+	assert_non_null(strstr(r.judged_why, "certificate has expired"));
+	mta_tls_policy_unref(&p);
+	/* An address literal has no name to judge against. */
+	p = mta_tls_policy_new(MTA_TLS_MAY, "test", "");
+	r = run(k, p, k->leaf, k->key, NULL);
+	assert_int_equal(r.judged, MTA_TLSO_FAILED);
+	assert_string_equal(r.judged_why, "no name to verify the certificate against");
+	mta_tls_policy_unref(&p);
+}
+
 /* ---- TLSA usability --------------------------------------------------------------------------- */
 
 static void test_tlsa_usable(void **state)
@@ -624,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_dane_ta),
 		cmocka_unit_test(test_dane_setup_needs_records),
 		cmocka_unit_test(test_unauthenticated),
+		cmocka_unit_test(test_may_judged),
 		cmocka_unit_test(test_tlsa_usable),
 		cmocka_unit_test(test_ctx_bad_ca_file),
 	};

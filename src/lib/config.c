@@ -68,6 +68,7 @@ static const struct key keys[] = {
 	{ "delivery", "relay", K_STRING, F(delivery.relay), 0 },
 	{ "delivery", "relay_username", K_STRING, F(delivery.relay_username), 0 },
 	{ "delivery", "relay_password_file", K_STRING, F(delivery.relay_password_file), 0 },
+	{ "delivery", "relay_tls", K_STRING, F(delivery.relay_tls), 0 },
 	{ "delivery", "smtp_port", K_UINT, F(delivery.smtp_port), 65535 },
 	{ "delivery", "queue_lifetime", K_DURATION, F(delivery.queue_lifetime_ms), 0 },
 	{ "delivery", "delay_warning", K_DURATION, F(delivery.delay_warning_ms), 0 },
@@ -161,6 +162,7 @@ void config_free(struct config *cfg)
 	free(cfg->delivery.relay);
 	free(cfg->delivery.relay_username);
 	free(cfg->delivery.relay_password_file);
+	free(cfg->delivery.relay_tls);
 	free(cfg->delivery.source_ip);
 	free(cfg->delivery.tls_ca_file);
 	free(cfg->delivery.tlsrpt_from);
@@ -480,6 +482,23 @@ static bool header_text_valid(const char *s)
 	return true;
 }
 
+/* relay is "[address]" or "[IPv6:address]" (with a port or not): no name a certificate could be checked against. */
+static bool relay_is_address(const char *relay)
+{
+	if (!relay || relay[0] != '[')
+		return false;
+	const char *host = relay + 1, *close = strchr(host, ']');
+	if (close && strncasecmp(host, "IPv6:", 5) == 0)
+		host += 5;
+	char text[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	if (!close || close <= host || (size_t)(close - host) >= sizeof text)
+		return false;
+	memcpy(text, host, (size_t)(close - host));
+	text[close - host] = '\0';
+	return inet_pton(AF_INET, text, bin) == 1 || inet_pton(AF_INET6, text, bin) == 1;
+}
+
 static void validate(struct load_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
@@ -513,6 +532,12 @@ static void validate(struct load_ctx *ctx)
 		problem(ctx, "delivery", NULL, "connect_timeout and command_timeout must be at least 1s");
 	if ((cfg->delivery.relay_username == NULL) != (cfg->delivery.relay_password_file == NULL))
 		problem(ctx, "delivery", NULL, "relay_username and relay_password_file must be given together");
+	const char *relay_tls = cfg->delivery.relay_tls;
+	if (relay_tls && strcmp(relay_tls, "may") && strcmp(relay_tls, "encrypt") && strcmp(relay_tls, "verify"))
+		problem(ctx, "delivery", "relay_tls", "must be may, encrypt or verify");
+	else if (relay_tls && strcmp(relay_tls, "verify") == 0 && relay_is_address(cfg->delivery.relay))
+		problem(ctx, "delivery", "relay_tls", "verify needs the relay's host name, not an address (%s)",
+			cfg->delivery.relay);
 	if (cfg->auth.max_failure_delay_ms < cfg->auth.failure_delay_ms)
 		problem(ctx, "auth", "max_failure_delay", "must not be below failure_delay");
 	if (cfg->delivery.tlsrpt_from && !tlsrpt_from_valid(cfg->delivery.tlsrpt_from))

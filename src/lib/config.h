@@ -77,6 +77,7 @@ struct config {
 		char *relay;                    /* "[host]:port" or "host:port": every remote message goes there; NULL: MX */
 		char *relay_username;           /* AUTH PLAIN to the relay when set */
 		char *relay_password_file;      /* first line is the password (never in the config itself) */
+		char *relay_tls;                /* "may" (NULL), "encrypt" or "verify": what the relay's TLS must be */
 		unsigned smtp_port;             /* port of remote MX hosts (25; tests use another) */
 		uint64_t queue_lifetime_ms;     /* bounce after this long undelivered */
 		uint64_t delay_warning_ms;      /* DSN "delayed" after this long (0: never) */

@@ -81,6 +81,7 @@ struct mta {
 	char *password;             /* the relay's, or NULL */
 	bool have_relay;
 	struct mta_dest relay;
+	enum mta_tls_mode relay_tls;    /* [delivery] relay_tls: the least the relay's TLS policy is */
 	struct mta_delivery *deliveries;
 	struct mta_session *sessions;   /* all, closed ones until freed */
 	size_t nopen;                   /* sessions not closed */
@@ -473,6 +474,33 @@ static bool apply_sender_tls_wishes(struct mta_delivery *d)
 	return true;
 }
 
+/*
+ * [delivery] relay_tls for the relay's hosts: ENCRYPT makes STARTTLS
+ * mandatory; VERIFY also checks the certificate against the host connected
+ * to or the relay's name as configured (Postfix's "verify" level).  A
+ * stronger policy the route found (DANE for "[host]") stays: the modes are
+ * in order of strength.
+ */
+static void apply_relay_tls(struct mta_delivery *d)
+{
+	enum mta_tls_mode want = d->m->relay_tls;
+	if (!d->dest.relay || want <= MTA_TLS_MAY)
+		return;
+	for (size_t i = 0; i < d->naddrs; i++) {
+		if (d->tls[i]->mode >= want)
+			continue;
+		struct mta_tls_policy *p = mta_tls_policy_new(want, "relay_tls", d->addrs[i].host);
+		if (want == MTA_TLS_VERIFY) {
+			/* A name that is no host name is left out; with none, the session refuses to go on. */
+			mta_tls_policy_add_name(p, d->addrs[i].host);
+			if (strcasecmp(d->addrs[i].host, d->dest.name) != 0)
+				mta_tls_policy_add_name(p, d->dest.name);
+		}
+		mta_tls_policy_unref(&d->tls[i]);
+		d->tls[i] = p;
+	}
+}
+
 static void on_route(struct mta_route_result *res, void *arg)
 {
 	struct mta_delivery *d = arg;
@@ -492,6 +520,7 @@ static void on_route(struct mta_route_result *res, void *arg)
 	res->tls = NULL;
 	d->next_addr = 0;
 	d->plain_retry = false;
+	apply_relay_tls(d);
 	if (!apply_sender_tls_wishes(d))
 		return;
 	try_next(d);
@@ -822,6 +851,10 @@ struct mta *mta_new(struct event_base *base, const struct config *cfg, struct dn
 		}
 		m->have_relay = true;
 	}
+	/* config.c accepted only these (and verify only for a relay with a name). */
+	const char *relay_tls = cfg->delivery.relay_tls;
+	m->relay_tls = !relay_tls || strcmp(relay_tls, "may") == 0 ? MTA_TLS_MAY
+		       : strcmp(relay_tls, "encrypt") == 0 ? MTA_TLS_ENCRYPT : MTA_TLS_VERIFY;
 	if (cfg->delivery.relay_username && cfg->delivery.relay_password_file) {
 		if (!m->have_relay)
 			log_warn("mta", "msg=\"relay_username without relay, ignored\"");

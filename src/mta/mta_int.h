@@ -54,7 +54,7 @@ struct dns_tlsa;
 
 /* ---- tls.c: TLS policies and the checks of a peer's certificate --------- */
 
-enum mta_tls_mode {
+enum mta_tls_mode {     /* in order of strength (mta.c apply_relay_tls compares them) */
 	MTA_TLS_NONE,       /* plain text: never STARTTLS */
 	MTA_TLS_MAY,        /* opportunistic (RFC 7435): STARTTLS when offered, certificate unchecked,
 			       plain text when the handshake fails */

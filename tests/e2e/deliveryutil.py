@@ -5,6 +5,8 @@ back to the sender.
 
 import email
 import email.policy
+import os
+import shutil
 import time
 
 import pytest
@@ -31,6 +33,23 @@ def peers():
     yield factory
     for p in made:
         p.stop()
+
+
+def receiving_tern(make_tern, ca, name, listen):
+    """A second tern as the remote side: SMTP on listen ("ip:port"), hostname and certificate (one
+    of ca, a httpsserver.LocalCA) for name; it takes mail for far@remote.test."""
+    b = make_tern(start=False, provisioned=False, hostname=name, listen={"smtp": listen})
+    cert, key = ca.issue(name)
+    b.cert, b.key = os.path.join(b.dir, "remote.pem"), os.path.join(b.dir, "remote.key")
+    shutil.copy(cert, b.cert)
+    shutil.copy(key, b.key)
+    os.chmod(b.cert, 0o644)
+    os.chmod(b.key, 0o644)
+    b.write_config()
+    b.cli("domain", "add", "remote.test")
+    b.add_user("far@remote.test")
+    b.start()
+    return b
 
 
 def submit(t, rcpts, subject="out", frm="alice@example.test", body="Hello far away.\r\n",

@@ -12,7 +12,8 @@ import tempfile
 import pytest
 
 from conftest import free_port
-from deliveryutil import FAST, report_of, status_fields, submit, wait_deferred, wait_inbox, wait_queue_empty
+from deliveryutil import (FAST, receiving_tern, report_of, status_fields, submit, wait_deferred, wait_inbox,
+                          wait_queue_empty)
 from httpsserver import HTTPSServer, LocalCA
 from smtppeer import client_tls_context
 
@@ -112,23 +113,6 @@ def test_tls_required_no_header_overrides_policy(make_tern, make_dns, peers, ca)
         web.stop()
 
 
-def receiving_tern(make_tern, ca, port):
-    """A second tern as remote.test's MX mx2 (127.0.0.32:port), with a certificate of the CA for that name."""
-    b = make_tern(start=False, provisioned=False, hostname="mx2.remote.test",
-                  listen={"smtp": "127.0.0.32:%d" % port})
-    cert, key = ca.issue("mx2.remote.test")
-    b.cert, b.key = os.path.join(b.dir, "mx2.pem"), os.path.join(b.dir, "mx2.key")
-    shutil.copy(cert, b.cert)
-    shutil.copy(key, b.key)
-    os.chmod(b.cert, 0o644)
-    os.chmod(b.key, 0o644)
-    b.write_config()
-    b.cli("domain", "add", "remote.test")
-    b.add_user("far@remote.test")
-    b.start()
-    return b
-
-
 def requiretls_world(make_tern, make_dns, ca):
     good_ca, _ = ca
     port = free_port()
@@ -137,7 +121,7 @@ def requiretls_world(make_tern, make_dns, ca):
         '_mta-sts TXT "v=STSv1; id=r1"', "mta-sts A " + WEB_IP]})
     web = HTTPSServer(WEB_IP, {"mta-sts.remote.test": good_ca.issue("mta-sts.remote.test")})
     web.route("mta-sts.remote.test", PATH, "version: STSv1\nmode: enforce\nmx: mx2.remote.test\nmax_age: 86400\n")
-    b = receiving_tern(make_tern, good_ca, port)
+    b = receiving_tern(make_tern, good_ca, "mx2.remote.test", "127.0.0.32:%d" % port)
     delivery = dict(FAST, smtp_port=str(port), mta_sts_port=str(web.port), tls_ca_file=good_ca.cert)
     a = make_tern(dns=dns.dns_config(), delivery=delivery)
     return a, b, web

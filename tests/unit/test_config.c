@@ -88,6 +88,34 @@ static void test_every_problem_reported(void **state)
 	buf_free(&err);
 }
 
+static void test_relay_tls(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *problem;    /* NULL: accepted */
+	} cases[] = {
+		{ "[delivery]\nrelay = [smtp.example.net]:587\nrelay_tls = verify\n", NULL },
+		{ "[delivery]\nrelay = smtp.example.net\nrelay_tls = verify\n", NULL },
+		{ "[delivery]\nrelay = [192.0.2.1]:25\nrelay_tls = encrypt\n", NULL },
+		{ "[delivery]\nrelay = [192.0.2.1]\nrelay_tls = may\n", NULL },
+		{ "[delivery]\nrelay_tls = sometimes\n", "relay_tls: must be may, encrypt or verify" },
+		{ "[delivery]\nrelay_tls = VERIFY\n", "relay_tls: must be may, encrypt or verify" },
+		{ "[delivery]\nrelay = [192.0.2.1]:25\nrelay_tls = verify\n",
+		  "relay_tls: verify needs the relay's host name, not an address ([192.0.2.1]:25)" },
+		{ "[delivery]\nrelay = [IPv6:2001:db8::1]\nrelay_tls = verify\n", "not an address" },
+		{ "[delivery]\nrelay = [2001:db8::1]:587\nrelay_tls = verify\n", "not an address" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct config cfg;
+		struct buf err = BUF_INIT;
+		int n = load(cases[i].text, &cfg, &err);
+		if (cases[i].problem ? n != 1 || !strstr(buf_cstr(&err), cases[i].problem) : n != 0)
+			fail_msg("case %zu: %d problems: %s", i, n, buf_cstr(&err));
+		config_free(&cfg);
+		buf_free(&err);
+	}
+}
+
 static void test_sizes_and_durations(void **state)
 {
 	uint64_t v;
@@ -139,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_contract_example),
 		cmocka_unit_test(test_every_problem_reported),
+		cmocka_unit_test(test_relay_tls),
 		cmocka_unit_test(test_sizes_and_durations),
 		cmocka_unit_test(test_listen_forms),
 	};

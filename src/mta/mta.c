@@ -432,8 +432,9 @@ static void try_next(struct mta_delivery *d)
  * What the sender asked of TLS (RFC 8689): REQUIRETLS keeps only hosts
  * whose certificate will be verified (DANE, or MTA-STS's VERIFY), and
  * bounces 5.7.30 when there are none; "TLS-Required: No" turns every
- * policy that requires TLS into an opportunistic one.  false: the
- * delivery is finished.
+ * policy that requires TLS into an opportunistic one, but for the relay,
+ * whose TLS is the operator's relay_tls (the password goes over it) and no
+ * recipient's policy.  false: the delivery is finished.
  */
 static bool apply_sender_tls_wishes(struct mta_delivery *d)
 {
@@ -460,7 +461,7 @@ static bool apply_sender_tls_wishes(struct mta_delivery *d)
 			delivery_finish(d);
 			return false;
 		}
-	} else if (job->tls_optional) {
+	} else if (job->tls_optional && !d->dest.relay) {
 		for (size_t i = 0; i < d->naddrs; i++) {
 			if (!mta_tls_required(d->tls[i]))
 				continue;

@@ -82,6 +82,23 @@ def test_verify_refuses_a_relay_that_does_not_check_out(make_tern, make_dns, pee
     assert peer.messages == []
 
 
+def test_tls_required_no_does_not_relax_relay_tls(make_tern, make_dns, peers, ca):
+    # "TLS-Required: No" (RFC 8689 §5) waives the recipient's policy; relay_tls is the operator's, and a relay
+    # password would go over it: a sender's header must not send it to an unchecked host.
+    port = free_port()
+    peer = peers(RELAY_IP, port, tls_context=client_tls_context(*ca[1].issue("relay.test")))
+    a = sender(make_tern, make_dns, ca, port, "verify")
+    s = a.submission()
+    s.sendmail("alice@example.test", ["far@remote.test"],
+               "From: alice@example.test\r\nTo: far@remote.test\r\nSubject: anyway\r\nTLS-Required: No\r\n\r\n"
+               "Deliver it anyway.\r\n")
+    s.quit()
+    rows = wait_deferred(a)
+    assert rows[0][6].startswith("4.7.5"), rows
+    assert "policy=verify" in a.log()
+    assert peer.messages == []
+
+
 def test_encrypt_never_sends_in_clear(make_tern, make_dns, peers, ca):
     port = free_port()
     peer = peers(RELAY_IP, port)        # no STARTTLS

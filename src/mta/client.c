@@ -432,8 +432,8 @@ static void tls_up(struct mta_session *s)
 	s->tls = true;
 	s->tls_outcome = o;
 	s->tls_logged = true;
-	if (ssl && s->policy->mode == MTA_TLS_MAY && s->policy->host[0]) {
-		/* For a destination whose MTA-STS policy is in "testing" mode (mta.c reports it). */
+	if (ssl && s->policy->mode == MTA_TLS_MAY && s->policy->host[0] && cfg_of(s)->delivery.tlsrpt) {
+		/* For TLS-RPT of a destination whose MTA-STS policy is in "testing" mode (mta.c). */
 		char judged[512];
 		if (mta_tls_ssl_judge(ssl, s->policy->host, judged, sizeof judged) == MTA_TLSO_FAILED)
 			s->tls_unverified = tlsrpt_result_type(SSL_get_verify_result(ssl), judged);

@@ -61,12 +61,10 @@
 /* Recipient domains whose MTA-STS policy is remembered for TLS-RPT's policy-string. */
 #define TLSRPT_STS_MEMO 64
 
-/* The last enforce or testing MTA-STS policy seen for a domain, as RFC 8460 §4.4 reports it. */
+/* The last enforce or testing MTA-STS policy seen for a domain, for RFC 8460 §4.4's report. */
 struct sts_memo {
 	char domain[256];
-	bool testing;           /* mode "testing": delivered as without a policy, reported against it */
-	char *strings;          /* "version: STSv1\nmode: enforce\nmx: ...\nmax_age: N" */
-	char *mx;               /* the patterns, one per line */
+	struct mta_sts_policy *policy;  /* a copy; "testing": delivered as without it, reported against it */
 	const char *failure;    /* or: the policy was announced but could not be had (static result-type) */
 };
 
@@ -117,6 +115,12 @@ static struct sts_memo *sts_memo_find(struct mta *m, const char *domain)
 	return NULL;
 }
 
+static void sts_memo_clear(struct sts_memo *e)
+{
+	mta_sts_policy_free(&e->policy);
+	memset(e, 0, sizeof *e);
+}
+
 /* The domain's entry, emptied: the one it had, else the oldest. */
 static struct sts_memo *sts_memo_slot(struct mta *m, const char *domain)
 {
@@ -125,9 +129,7 @@ static struct sts_memo *sts_memo_slot(struct mta *m, const char *domain)
 		e = &m->sts_memo[m->sts_memo_next];
 		m->sts_memo_next = (m->sts_memo_next + 1) % TLSRPT_STS_MEMO;
 	}
-	free(e->strings);
-	free(e->mx);
-	memset(e, 0, sizeof *e);
+	sts_memo_clear(e);
 	snprintf(e->domain, sizeof e->domain, "%s", domain);
 	return e;
 }
@@ -135,45 +137,26 @@ static struct sts_memo *sts_memo_slot(struct mta *m, const char *domain)
 static void sts_memo_forget(struct mta *m, const char *domain)
 {
 	struct sts_memo *e = sts_memo_find(m, domain);
-	if (e) {
-		free(e->strings);
-		free(e->mx);
-		memset(e, 0, sizeof *e);
-	}
+	if (e)
+		sts_memo_clear(e);
 }
 
-/* The policy's MX patterns match host (RFC 8461 §4.1). */
-static bool sts_memo_lists(const struct sts_memo *e, const char *host)
+/* The policy's MX patterns match host (RFC 8461 §4.1), as the route judges them when it enforces. */
+static bool sts_policy_lists(const struct mta_sts_policy *p, const char *host)
 {
-	for (const char *line = e->mx; line && *line;) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char pattern[256];
-		if (len < sizeof pattern) {
-			memcpy(pattern, line, len);
-			pattern[len] = '\0';
-			if (mta_tls_name_match(pattern, host))
-				return true;
-		}
-		line = end ? end + 1 : line + len;
-	}
-	return false;
+	struct mta_dest_policy dp = { .enforce = true, .mx = (const char *const *)p->mx, .nmx = p->nmx };
+	return mta_dest_policy_allows(&dp, host);
 }
 
-/* Remember p as the policy text RFC 8460 §4.4 reports (rebuilt from the parsed policy). */
-static void sts_memo_put(struct mta *m, const char *domain, const struct mta_sts_policy *p)
+/* p as RFC 8460 §4.4 reports it (rebuilt from the parsed policy): policy-string lines and mx-host. */
+static void sts_policy_report(const struct mta_sts_policy *p, struct buf *strings, struct buf *mx)
 {
-	struct sts_memo *e = sts_memo_slot(m, domain);
-	struct buf strings = BUF_INIT, mx = BUF_INIT;
-	buf_printf(&strings, "version: STSv1\nmode: %s\n", mta_sts_mode_name(p->mode));
+	buf_printf(strings, "version: STSv1\nmode: %s\n", mta_sts_mode_name(p->mode));
 	for (size_t i = 0; i < p->nmx; i++) {
-		buf_printf(&strings, "mx: %s\n", p->mx[i]);
-		buf_printf(&mx, "%s%s", i ? "\n" : "", p->mx[i]);
+		buf_printf(strings, "mx: %s\n", p->mx[i]);
+		buf_printf(mx, "%s%s", i ? "\n" : "", p->mx[i]);
 	}
-	buf_printf(&strings, "max_age: %llu", (unsigned long long)p->max_age);
-	e->testing = p->mode == STS_TESTING;
-	e->strings = buf_steal(&strings);
-	e->mx = buf_steal(&mx);
+	buf_printf(strings, "max_age: %llu", (unsigned long long)p->max_age);
 }
 
 static void on_sts_policy(const struct mta_sts_policy *p, void *arg)
@@ -187,7 +170,7 @@ static void on_sts_policy(const struct mta_sts_policy *p, void *arg)
 		 */
 		const char *why = NULL;
 		if (p && (p->mode == STS_ENFORCE || p->mode == STS_TESTING))
-			sts_memo_put(l->m, l->domain, p);
+			sts_memo_slot(l->m, l->domain)->policy = mta_sts_policy_dup(p);
 		else if (!p && mta_sts_req_status(l->req, NULL, &why) == MTA_STS_FAILED)
 			sts_memo_slot(l->m, l->domain)->failure = tlsrpt_sts_failure_type(why);
 		else
@@ -614,34 +597,25 @@ static void tlsrpt_record_session(struct mta_delivery *d, struct mta_session *s,
 	}
 	const char *type = p->mode == MTA_TLS_DANE || p->mode == MTA_TLS_ENCRYPT ? "tlsa"
 			   : p->mode == MTA_TLS_VERIFY ? "sts" : "no-policy-found";
-	struct buf strings = BUF_INIT;
-	const char *mx = "";
+	struct buf strings = BUF_INIT, mx = BUF_INIT;
+	const struct sts_memo *e = p->mode == MTA_TLS_VERIFY || p->mode == MTA_TLS_MAY
+				   ? sts_memo_find(m, d->dest.name) : NULL;
 	if (p->mode == MTA_TLS_DANE) {
 		tlsa_strings(p, &strings);
-	} else if (p->mode == MTA_TLS_VERIFY) {
-		const struct sts_memo *e = sts_memo_find(m, d->dest.name);
-		if (e && e->strings) {
-			buf_puts(&strings, e->strings);
-			mx = e->mx;
-		}
-	} else if (p->mode == MTA_TLS_MAY) {
-		const struct sts_memo *e = sts_memo_find(m, d->dest.name);
-		if (e && e->failure) {
-			/* Delivered as without a policy because the announced one could not be had: an sts failure. */
-			type = "sts";
-			result = e->failure;
-		} else if (e && e->testing && e->strings) {
-			/*
-			 * "testing" (RFC 8461 §5): delivered as without a policy, but
-			 * reported as the policy would have judged the session: an MX
-			 * host it does not list, or a certificate VERIFY would refuse.
-			 */
-			type = "sts";
-			buf_puts(&strings, e->strings);
-			mx = e->mx;
-			if (!result && s->tls)
-				result = !sts_memo_lists(e, s->addr.host) ? "validation-failure" : s->tls_unverified;
-		}
+	} else if (e && e->policy && (p->mode == MTA_TLS_VERIFY || e->policy->mode == STS_TESTING)) {
+		type = "sts";
+		sts_policy_report(e->policy, &strings, &mx);
+		/*
+		 * "testing" (RFC 8461 §5): delivered as without a policy (MAY),
+		 * but reported as the policy would have judged the session: an MX
+		 * host it does not list, or a certificate VERIFY would refuse.
+		 */
+		if (p->mode == MTA_TLS_MAY && !result && s->tls)
+			result = sts_policy_lists(e->policy, s->addr.host) ? s->tls_unverified : "validation-failure";
+	} else if (e && e->failure && p->mode == MTA_TLS_MAY) {
+		/* Delivered as without a policy because the announced one could not be had: an sts failure. */
+		type = "sts";
+		result = e->failure;
 	}
 	char day[11], local_ip[64] = "";
 	tlsrpt_day_of(now_unix(), day);
@@ -652,7 +626,7 @@ static void tlsrpt_record_session(struct mta_delivery *d, struct mta_session *s,
 		.domain = d->dest.name,
 		.policy_type = type,
 		.policy_strings = buf_cstr(&strings),
-		.mx_hosts = mx,
+		.mx_hosts = buf_cstr(&mx),
 		.result_type = result ? result : "",
 		.sending_ip = result ? local_ip : "",
 		.receiving_mx = result ? s->addr.host : "",
@@ -667,6 +641,7 @@ static void tlsrpt_record_session(struct mta_delivery *d, struct mta_session *s,
 		log_debug("mta", "session=%s msg=\"TLS-RPT result\" domain=%s policy=%s result=%s", s->id,
 			  lq(d->dest.name), type, result ? result : "success");
 	buf_free(&strings);
+	buf_free(&mx);
 }
 
 void mta_delivery_session_end(struct mta_delivery *d, struct mta_session *s, enum mta_session_end how)
@@ -890,10 +865,8 @@ void mta_free(struct mta **mp)
 		delivery_free(m->deliveries);
 	/* After the deliveries: freeing them cancelled their policy lookups. */
 	mta_sts_free(&m->sts);
-	for (size_t i = 0; i < TLSRPT_STS_MEMO; i++) {
-		free(m->sts_memo[i].strings);
-		free(m->sts_memo[i].mx);
-	}
+	for (size_t i = 0; i < TLSRPT_STS_MEMO; i++)
+		sts_memo_clear(&m->sts_memo[i]);
 	if (m->ssl)
 		SSL_CTX_free(m->ssl);
 	if (m->password) {

@@ -7,11 +7,13 @@ import email
 import email.policy
 import os
 import shutil
+import tempfile
 import time
 
 import pytest
 
 from conftest import free_port, message
+from httpsserver import LocalCA
 from smtppeer import SmtpPeer
 
 FAST = {"retry_min": "1s", "retry_max": "2s", "connect_timeout": "3s", "command_timeout": "10s"}
@@ -33,6 +35,15 @@ def peers():
     yield factory
     for p in made:
         p.stop()
+
+
+@pytest.fixture(scope="module")
+def ca():
+    """Two CAs, made once per test module: the one tern is told to trust (tls_ca_file) and another."""
+    d = tempfile.mkdtemp(prefix="tern-ca-")
+    os.chmod(d, 0o755)
+    yield LocalCA(os.path.join(d, "ca")), LocalCA(os.path.join(d, "other"), name="another CA")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def receiving_tern(make_tern, ca, name, listen):

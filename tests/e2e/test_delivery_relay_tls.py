@@ -8,27 +8,16 @@ short the mail waits (4.7.5), it is never sent in clear.  The relay is a
 second tern (which offers REQUIRETLS) or an aiosmtpd peer; its name comes
 from NSD.
 """
-import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
 from conftest import TERN, free_port
+from deliveryutil import ca  # noqa: F401 (a fixture)
 from deliveryutil import FAST, receiving_tern, submit, wait_deferred, wait_inbox, wait_queue_empty
-from httpsserver import LocalCA
 from smtppeer import client_tls_context
 
 RELAY_IP = "127.0.0.32"
-
-
-@pytest.fixture(scope="module")
-def ca():
-    d = tempfile.mkdtemp(prefix="tern-relay-tls-")
-    os.chmod(d, 0o755)
-    yield LocalCA(os.path.join(d, "ca")), LocalCA(os.path.join(d, "other"), name="another CA")
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def sender(make_tern, make_dns, ca, port, relay_tls):

@@ -5,28 +5,15 @@ TLS with a certificate of a trusted CA ([delivery] tls_ca_file) for the
 MX host's name; otherwise the mail waits (4.7.5), it is never sent in
 clear nor bounced.
 """
-import os
-import shutil
-import tempfile
-
-import pytest
-
 from conftest import free_port
+from deliveryutil import ca  # noqa: F401 (a fixture)
 from deliveryutil import (FAST, receiving_tern, report_of, status_fields, submit, wait_deferred, wait_inbox,
                           wait_queue_empty)
-from httpsserver import HTTPSServer, LocalCA
+from httpsserver import HTTPSServer
 from smtppeer import client_tls_context
 
 WEB_IP = "127.0.0.48"
 PATH = "/.well-known/mta-sts.txt"
-
-
-@pytest.fixture(scope="module")
-def ca():
-    d = tempfile.mkdtemp(prefix="tern-sts-delivery-")
-    os.chmod(d, 0o755)
-    yield LocalCA(os.path.join(d, "ca")), LocalCA(os.path.join(d, "other"), name="another CA")
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def sts_world(make_tern, make_dns, peers, ca, mode="enforce", mx_cert_ca=None, mx2_tls=True):

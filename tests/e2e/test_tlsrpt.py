@@ -19,20 +19,18 @@ import email.policy
 import gzip
 import http.server
 import json
-import os
 import re
-import shutil
 import socketserver
 import ssl
-import tempfile
 import threading
 import time
 
 import pytest
 
 from conftest import free_port
+from deliveryutil import ca  # noqa: F401 (a fixture)
 from deliveryutil import FAST, submit, wait_deferred, wait_inbox, wait_queue_empty
-from httpsserver import HTTPSServer, LocalCA
+from httpsserver import HTTPSServer
 from smtppeer import client_tls_context
 
 WEB_IP = "127.0.0.48"
@@ -83,14 +81,6 @@ class ReportSink:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def ca():
-    d = tempfile.mkdtemp(prefix="tern-tlsrpt-")
-    os.chmod(d, 0o755)
-    yield LocalCA(os.path.join(d, "ca")), LocalCA(os.path.join(d, "other"), name="another CA")
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def strict_json(data):
